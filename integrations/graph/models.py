@@ -1,0 +1,70 @@
+"""Typed records parsed at the Graph boundary; raw dicts never travel inward."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Graph property name -> GraphUser attribute, for every property the sync selects.
+USER_PROPERTIES: dict[str, str] = {
+    "id": "object_id",
+    "displayName": "display_name",
+    "givenName": "given_name",
+    "surname": "surname",
+    "jobTitle": "job_title",
+    "mobilePhone": "mobile_phone",
+    "mail": "mail",
+    "userPrincipalName": "user_principal_name",
+    "officeLocation": "office_location",
+    "department": "department",
+    "accountEnabled": "account_enabled",
+    "userType": "user_type",
+    "assignedLicenses": "has_license",
+}
+SELECT = ",".join(USER_PROPERTIES)
+
+
+@dataclass(frozen=True, slots=True)
+class GraphUser:
+    """One user object from `/users` or `/users/delta`.
+
+    `present` names the GraphUser attributes the record actually carried: a
+    delta page sends only changed properties, and an absent property must not
+    overwrite the mirror (whereas a present `null` clears it).
+    """
+
+    object_id: str
+    present: frozenset[str]
+    removed: bool = False
+    display_name: str | None = None
+    given_name: str | None = None
+    surname: str | None = None
+    job_title: str | None = None
+    mobile_phone: str | None = None
+    mail: str | None = None
+    user_principal_name: str | None = None
+    office_location: str | None = None
+    department: str | None = None
+    account_enabled: bool | None = None
+    user_type: str | None = None
+    has_license: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserPage:
+    """One page of users. Exactly one of `next_link` / `delta_link` is set on
+    delta pages; `problems` lists records that were dropped and why."""
+
+    users: tuple[GraphUser, ...]
+    next_link: str | None = None
+    delta_link: str | None = None
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    """An app-only token held in memory only, with the claims we check."""
+
+    token: str = field(repr=False)
+    tenant_id: str
+    roles: frozenset[str]
+    expires_at: float

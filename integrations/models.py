@@ -1,0 +1,258 @@
+"""The Entra ID connection of a customer, its directory mirror and mapping,
+the sync runs and the field-level audit log.
+
+Nothing secret is stored here (rule R2): no password, token or app secret.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from portal.customers.models import Contact, Customer, Site
+
+
+class MappingAttribute(models.TextChoices):
+    """The Entra attribute that places users in sites (R4)."""
+
+    OFFICE = "officeLocation", "Office (officeLocation)"
+    DEPARTMENT = "department", "Department"
+
+
+class Health(models.TextChoices):
+    """Whether automatic syncs run for a connection, and why not."""
+
+    HEALTHY = "healthy", "Healthy"
+    BACKING_OFF = "backing_off", "Retrying after a failure"
+    NEEDS_ATTENTION = "needs_attention", "Needs attention"
+    QUARANTINED = "quarantined", "Quarantined"
+
+
+class AzureConnection(models.Model):
+    """A customer's connected Entra ID tenant (one per customer, R11)."""
+
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="azure_connection")
+    tenant_id = models.CharField(max_length=36, unique=True)
+    tenant_name = models.CharField(max_length=256, blank=True)
+    mapping_attribute = models.CharField(
+        max_length=20, choices=MappingAttribute.choices, default=MappingAttribute.OFFICE
+    )
+    connected_at = models.DateTimeField(default=timezone.now)
+    connected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    next_sync_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    # Where the next incremental fetch starts. A Graph URL, not a credential.
+    delta_link = models.TextField(blank=True)
+    delta_link_saved_at = models.DateTimeField(null=True, blank=True)
+    # Set when the last full enumeration of the tenant finished.
+    full_pass_completed_at = models.DateTimeField(null=True, blank=True)
+    # None until we learn whether MailboxSettings.Read was granted.
+    mailbox_settings_readable = models.BooleanField(null=True, blank=True)
+
+    health = models.CharField(max_length=20, choices=Health.choices, default=Health.HEALTHY)
+    health_reason = models.TextField(blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+
+    # The run lease: one sync at a time per connection (works on SQLite too).
+    lease_token = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["customer__name"]
+        permissions = [("manage_azure", "Can connect, map, sync and disconnect Entra ID tenants")]
+
+    def __str__(self) -> str:
+        return f"{self.customer} → {self.tenant_name or self.tenant_id}"
+
+    @property
+    def is_mapped(self) -> bool:
+        return self.mappings.exists()
+
+
+class DirectoryUser(models.Model):
+    """The mirror of one Entra user object, as last read from Graph.
+
+    The plan reads this table, not the network, so a mapping change or a local
+    edit is reconciled without refetching (R9).
+    """
+
+    class Purpose(models.TextChoices):
+        UNKNOWN = "", "Not classified"
+        USER = "user", "User"
+        SHARED = "shared", "Shared mailbox"
+        ROOM = "room", "Room mailbox"
+        EQUIPMENT = "equipment", "Equipment mailbox"
+        LINKED = "linked", "Linked mailbox"
+        OTHERS = "others", "Other"
+        NO_MAILBOX = "none", "No mailbox"
+
+    connection = models.ForeignKey(AzureConnection, on_delete=models.CASCADE, related_name="directory_users")
+    object_id = models.CharField(max_length=36)
+    display_name = models.CharField(max_length=256, blank=True)
+    given_name = models.CharField(max_length=64, blank=True)
+    surname = models.CharField(max_length=64, blank=True)
+    job_title = models.CharField(max_length=128, blank=True)
+    mobile_phone = models.CharField(max_length=64, blank=True)
+    mail = models.CharField(max_length=320, blank=True)
+    user_principal_name = models.CharField(max_length=320, blank=True)
+    office_location = models.CharField(max_length=128, blank=True)
+    department = models.CharField(max_length=64, blank=True)
+    account_enabled = models.BooleanField(null=True)
+    user_type = models.CharField(max_length=20, blank=True)
+    has_license = models.BooleanField(null=True)
+    purpose = models.CharField(max_length=12, choices=Purpose.choices, blank=True, default="")
+    removed = models.BooleanField(default=False)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["object_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "object_id"], name="directory_user_unique_object"),
+        ]
+
+    def __str__(self) -> str:
+        return self.mail or self.user_principal_name or self.object_id
+
+
+class SiteMapping(models.Model):
+    """Places directory users whose attribute value matches `value` in `site` (R4)."""
+
+    connection = models.ForeignKey(AzureConnection, on_delete=models.CASCADE, related_name="mappings")
+    value = models.CharField(max_length=128)
+    # `value` trimmed and case-folded: what matching compares.
+    value_key = models.CharField(max_length=128, editable=False)
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="azure_mappings")
+
+    class Meta:
+        ordering = ["value"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "value_key"], name="site_mapping_unique_value"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.value} → {self.site}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.value = self.value.strip()
+        self.value_key = self.key_for(self.value)
+        super().save(*args, **kwargs)
+
+    @staticmethod
+    def key_for(value: str | None) -> str:
+        """How attribute values compare: trimmed, case-insensitive."""
+        return (value or "").strip().casefold()
+
+
+class SyncRun(models.Model):
+    """One execution (or attempt) of the sync for a customer."""
+
+    class Trigger(models.TextChoices):
+        INITIAL = "initial", "Initial import"
+        SCHEDULED = "scheduled", "Scheduled"
+        MANUAL = "manual", "Sync now"
+        COMMAND = "command", "Command line"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        SKIPPED = "skipped", "Skipped"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="sync_runs")
+    connection = models.ForeignKey(
+        AzureConnection, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
+    )
+    tenant_id = models.CharField(max_length=36, blank=True)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    dry_run = models.BooleanField(default=False)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    full_pass = models.BooleanField(default=False)
+
+    fetched = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    skipped_by_reason = models.JSONField(default=dict, blank=True)
+    fields_changed = models.PositiveIntegerField(default=0)
+
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(null=True, blank=True)
+    phase = models.CharField(max_length=20, blank=True)
+
+    warnings = models.JSONField(default=list, blank=True)
+    # Readable and sanitized: never a token, never a stack trace.
+    error = models.TextField(blank=True)
+    error_kind = models.CharField(max_length=30, blank=True)
+    # For dry runs: a sample of the planned changes (the preview).
+    preview = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="syncrun_customer_recent_idx"),
+            models.Index(fields=["connection", "status"], name="syncrun_connection_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_trigger_display()} sync of {self.customer} ({self.get_status_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+    def save_fields(self, *fields: str) -> None:
+        """Persist only the named fields (runs are updated while they work)."""
+        self.save(update_fields=list(fields))
+
+
+class FieldChange(models.Model):
+    """One audited change the sync made: a created contact or an overwritten field (R16)."""
+
+    CREATED = "created"
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="changes")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="field_changes")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="field_changes"
+    )
+    contact_email = models.CharField(max_length=254)
+    field = models.CharField(max_length=20)
+    old_value = models.TextField(blank=True)
+    new_value = models.TextField(blank=True)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [
+            models.Index(fields=["customer", "-changed_at"], name="fieldchange_customer_date_idx"),
+            models.Index(fields=["run", "id"], name="fieldchange_run_idx"),
+            models.Index(fields=["contact", "-changed_at"], name="fieldchange_contact_idx"),
+        ]
+
+    def __str__(self) -> str:
+        if self.field == self.CREATED:
+            return f"created {self.contact_email}"
+        return f"{self.contact_email}: {self.field} {self.old_value!r} → {self.new_value!r}"

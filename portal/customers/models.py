@@ -1,0 +1,110 @@
+"""Customers of the MSP, their sites (offices), contacts (end users) and
+which portal users may see them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class Plan(models.TextChoices):
+    """Commercial plans; `AZURE_SYNC_PLANS` says which include the Entra sync."""
+
+    STARTER = "starter", "Starter"
+    PROFESSIONAL = "professional", "Professional"
+    ENTERPRISE = "enterprise", "Enterprise"
+    SUPERPOWER = "superpower", "Superpower"
+
+
+class Customer(models.Model):
+    """A company the MSP serves."""
+
+    name = models.CharField(max_length=200, unique=True)
+    plan = models.CharField(max_length=20, choices=Plan.choices, default=Plan.PROFESSIONAL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def azure_sync_available(self) -> bool:
+        """Whether the customer's plan includes the Entra ID sync (R17)."""
+        return self.plan in settings.AZURE_SYNC_PLANS
+
+
+class Site(models.Model):
+    """An office of a customer; contacts are placed in sites."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="sites")
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["customer__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "name"], name="site_name_unique_per_customer"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(models.Model):
+    """An end user of a customer, typed by hand or synced from Entra ID."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
+    site = models.ForeignKey(Site, on_delete=models.SET_NULL, null=True, blank=True, related_name="contacts")
+    email = models.EmailField(max_length=254)
+    first_name = models.CharField(max_length=64, blank=True)
+    last_name = models.CharField(max_length=64, blank=True)
+    job_title = models.CharField(max_length=128, blank=True)
+    mobile_phone = models.CharField(max_length=64, blank=True)
+    is_shared_mailbox = models.BooleanField(default=False)
+    azure_object_id = models.CharField(max_length=36, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "email"]
+        constraints = [
+            # Case-insensitive per customer, enforced by the database on both
+            # PostgreSQL and SQLite (an expression index).
+            models.UniqueConstraint(
+                "customer",
+                Lower("email"),
+                name="contact_email_unique_per_customer_ci",
+                violation_error_message="A contact with this email already exists for this customer.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["site", "last_name"], name="contact_site_name_idx"),
+        ]
+
+    def __str__(self) -> str:
+        full_name = f"{self.first_name} {self.last_name}".strip()
+        return f"{full_name} <{self.email}>" if full_name else self.email
+
+
+class Membership(models.Model):
+    """Gives a portal user access to one customer, as admin or member."""
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Administrator"
+        MEMBER = "member", "Member"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+
+    class Meta:
+        ordering = ["customer__name", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "customer"], name="membership_unique_user_customer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.customer} ({self.get_role_display()})"

@@ -1,0 +1,56 @@
+"""Customer portal pages. Every lookup goes through the selectors, which
+answer 404 for customers the user is not a member of."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from portal.customers import selectors
+
+CONTACTS_PER_PAGE = 50
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    customers = selectors.customers_for_user(user=request.user)
+    return render(request, "portal/home.html", {"customers": customers})
+
+
+@login_required
+def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
+    customer = selectors.customer_for_user(user=request.user, customer_id=customer_id)
+    context = {
+        "customer": customer,
+        "sites": selectors.sites_with_contact_counts(customer=customer),
+        "contact_count": customer.contacts.count(),
+        "unplaced_count": customer.contacts.filter(site__isnull=True).count(),
+        "is_customer_admin": selectors.is_customer_admin(user=request.user, customer=customer),
+    }
+    return render(request, "portal/customer_detail.html", context)
+
+
+@login_required
+def site_detail(request: HttpRequest, customer_id: int, site_id: int) -> HttpResponse:
+    site = selectors.site_for_user(user=request.user, customer_id=customer_id, site_id=site_id)
+    query = request.GET.get("q", "").strip()
+    contacts = site.contacts.order_by("last_name", "first_name", "email")
+    if query:
+        contacts = contacts.filter(
+            Q(email__icontains=query)
+            | Q(first_name__icontains=query)
+            | Q(last_name__icontains=query)
+            | Q(job_title__icontains=query)
+        )
+    page = Paginator(contacts, CONTACTS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "customer": site.customer,
+        "site": site,
+        "page": page,
+        "query": query,
+        "is_customer_admin": selectors.is_customer_admin(user=request.user, customer=site.customer),
+    }
+    return render(request, "portal/site_detail.html", context)
