@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from integrations.sync.values import value_key
 from portal.customers.models import Contact, Customer, Site
 
 
@@ -146,7 +147,7 @@ class SiteMapping(models.Model):
     @staticmethod
     def key_for(value: str | None) -> str:
         """How attribute values compare: trimmed, case-insensitive."""
-        return (value or "").strip().casefold()
+        return value_key(value)
 
 
 class SyncRun(models.Model):
@@ -226,6 +227,33 @@ class SyncRun(models.Model):
     def save_fields(self, *fields: str) -> None:
         """Persist only the named fields (runs are updated while they work)."""
         self.save(update_fields=list(fields))
+
+    # -- life cycle: queued → running → succeeded | failed | cancelled; or skipped
+    def start(self) -> None:
+        self.status = self.Status.RUNNING
+        self.started_at = timezone.now()
+        self.save_fields("status", "started_at")
+
+    def finish(self) -> None:
+        self._end(self.Status.SUCCEEDED)
+
+    def fail(self, *, kind: str, message: str) -> None:
+        self.error_kind, self.error = kind, message
+        self._end(self.Status.FAILED)
+
+    def cancel(self, reason: str) -> None:
+        self.error = reason
+        self._end(self.Status.CANCELLED)
+
+    def skip(self, reason: str) -> None:
+        self.error = reason
+        self._end(self.Status.SKIPPED)
+
+    def _end(self, status: str) -> None:
+        self.status = status
+        self.finished_at = timezone.now()
+        self.phase = ""
+        self.save()
 
 
 class FieldChange(models.Model):

@@ -1,0 +1,90 @@
+"""What a finished run means for its connection: when the next automatic
+sync happens and whether the connection is healthy (R12, R15).
+
+Our tables own the retry policy: a transient failure backs off (15 minutes,
+doubling, capped at the sync interval); revoked consent or a broken app
+credential needs a person and stops automatic runs; a long streak of
+failures quarantines the connection to one attempt a day.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from integrations.graph.errors import AppCredentialsError, ConsentRequiredError, TenantNotFoundError
+from integrations.models import AzureConnection, Health, SyncRun
+
+FIRST_BACKOFF = timedelta(minutes=15)
+QUARANTINE_AFTER_FAILURES = 6
+QUARANTINE_INTERVAL = timedelta(days=1)
+NEEDS_PERSON = (ConsentRequiredError, AppCredentialsError, TenantNotFoundError)
+
+
+def sync_interval() -> timedelta:
+    return timedelta(hours=settings.AZURE_SYNC_INTERVAL_HOURS)
+
+
+def record_success(connection: AzureConnection, run: SyncRun) -> None:
+    finished = run.finished_at or timezone.now()
+    _save(
+        connection,
+        last_sync_at=finished,
+        next_sync_at=finished + sync_interval(),
+        health=Health.HEALTHY,
+        health_reason="",
+        consecutive_failures=0,
+    )
+
+
+def record_failure(connection: AzureConnection, run: SyncRun, error: Exception) -> None:
+    if run.dry_run:
+        return
+    failures = connection.consecutive_failures + 1
+    now = run.finished_at or timezone.now()
+    if isinstance(error, NEEDS_PERSON):
+        _save(
+            connection,
+            health=Health.NEEDS_ATTENTION,
+            health_reason=_attention_reason(error),
+            consecutive_failures=failures,
+            next_sync_at=None,
+        )
+        return
+    if failures >= QUARANTINE_AFTER_FAILURES:
+        _save(
+            connection,
+            health=Health.QUARANTINED,
+            health_reason=f"{failures} syncs in a row failed; retrying once a day. Last error: {run.error}",
+            consecutive_failures=failures,
+            next_sync_at=now + QUARANTINE_INTERVAL,
+        )
+        return
+    _save(
+        connection,
+        health=Health.BACKING_OFF,
+        health_reason=f"The last sync failed ({run.error}); retrying automatically.",
+        consecutive_failures=failures,
+        next_sync_at=now + backoff_delay(failures),
+    )
+
+
+def backoff_delay(failures: int) -> timedelta:
+    """15 minutes after the first failure, doubling, never beyond the sync interval."""
+    return min(FIRST_BACKOFF * (2 ** max(failures - 1, 0)), sync_interval())
+
+
+def _attention_reason(error: Exception) -> str:
+    if isinstance(error, AppCredentialsError):
+        return "The portal's app credentials were rejected by Microsoft; the MSP must renew them."
+    if isinstance(error, TenantNotFoundError):
+        return "Microsoft no longer knows this tenant. Disconnect and connect the right one."
+    return "Admin consent was revoked or is missing. Reconnect with Import from Azure AD to grant it again."
+
+
+def _save(connection: AzureConnection, **values: datetime | str | int | None) -> None:
+    for name, value in values.items():
+        setattr(connection, name, value)
+    AzureConnection.objects.filter(pk=connection.pk).update(**values)

@@ -1,0 +1,247 @@
+"""`run_sync`: the one function that syncs a connection.
+
+The admin action, the portal button, the scheduler task and `manage.py
+azure_sync` are thin callers. A run fetches directory changes into the
+mirror, classifies disabled accounts, plans against the whole mirror and
+applies the plan (unless it is a dry run), recording every step on its
+`SyncRun`. Any failure ends the run as failed with a safe message; the
+database stays consistent and the next run converges.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import DatabaseError
+from django.utils import timezone
+
+from integrations.graph.errors import DeltaExpiredError, MicrosoftError
+from integrations.graph.models import UserPage
+from integrations.models import AzureConnection, SyncRun
+from integrations.sync import loaders, outcome
+from integrations.sync.apply import apply_plan
+from integrations.sync.classify import classify_disabled_users
+from integrations.sync.lease import Lease, LeaseLost
+from integrations.sync.mirror import mark_unseen_removed, write_page
+from integrations.sync.plan import SyncPlan, build_plan
+from integrations.sync.preview import summarize_plan
+
+logger = logging.getLogger(__name__)
+
+MAX_NOTES = 50  # per-record notes kept on a run; the rest are counted
+
+
+class DirectoryClient(Protocol):
+    """What the sync needs of the Graph client (a test or benchmark may pass its own)."""
+
+    def iter_user_delta(self, delta_link: str | None = None) -> ...: ...
+
+    def get_mailbox_purposes(self, object_ids) -> dict[str, str]: ...
+
+
+def default_client_factory(tenant_id: str) -> DirectoryClient:
+    from integrations.graph.client import GraphClient
+
+    return GraphClient(tenant_id)
+
+
+class RunCancelled(Exception):
+    """The connection went away (disconnect) while the run was working."""
+
+
+def run_sync(
+    connection: AzureConnection,
+    *,
+    trigger: str,
+    dry_run: bool = False,
+    acting_user: AbstractBaseUser | None = None,
+    run: SyncRun | None = None,
+    client_factory: Callable[[str], DirectoryClient] = default_client_factory,
+) -> SyncRun:
+    """Sync one connection now and return its finished `SyncRun`.
+
+    Pass `run` to execute a run queued earlier (Sync now, the scheduler);
+    otherwise one is created. A run that finds another holding the
+    connection's lease is recorded as skipped.
+    """
+    if run is None:
+        run = SyncRun.objects.create(
+            customer_id=connection.customer_id,
+            connection=connection,
+            tenant_id=connection.tenant_id,
+            trigger=trigger,
+            dry_run=dry_run,
+            requested_by=acting_user if acting_user and acting_user.is_authenticated else None,
+        )
+    if run.status != SyncRun.Status.QUEUED:
+        return run
+    lease = Lease.acquire(connection.pk)
+    if lease is None:
+        run.skip("Another sync of this connection was already running.")
+        return run
+    try:
+        run.start()
+        _execute(connection, run, lease, client_factory)
+    except (LeaseLost, RunCancelled) as exc:
+        run.cancel(f"Stopped: {exc}")
+    except MicrosoftError as exc:
+        run.fail(kind=exc.kind, message=_safe_message(exc))
+        outcome.record_failure(connection, run, exc)
+    except Exception as exc:
+        logger.exception("Sync run %s failed unexpectedly", run.pk)
+        kind = "database" if isinstance(exc, DatabaseError) else "internal"
+        run.fail(kind=kind, message="The sync failed because of an internal error; it has been logged.")
+        outcome.record_failure(connection, run, exc)
+    else:
+        run.finish()
+        if not run.dry_run:
+            outcome.record_success(connection, run)
+    finally:
+        lease.release()
+    return run
+
+
+def _execute(
+    connection: AzureConnection, run: SyncRun, lease: Lease, client_factory: Callable[[str], DirectoryClient]
+) -> None:
+    client = client_factory(connection.tenant_id)
+    notes: list[str] = []
+
+    run.phase = "fetching"
+    run.save_fields("phase")
+    _fetch(connection, run, lease, client, notes)
+
+    run.phase = "classifying"
+    run.save_fields("phase")
+    warnings = classify_disabled_users(connection, client.get_mailbox_purposes, on_chunk=lease.renew)
+
+    run.phase = "planning"
+    run.save_fields("phase")
+    plan = plan_for_connection(connection)
+    _record_plan(run, plan)
+    run.warnings = [*run.warnings, *warnings, *_summarize_notes(notes)]
+
+    if run.dry_run:
+        run.preview = summarize_plan(plan)
+        run.save_fields("warnings", "preview")
+        return
+    run.phase = "applying"
+    run.progress_done, run.progress_total = 0, len(plan.creates) + len(plan.updates)
+    run.save_fields("phase", "warnings", "progress_done", "progress_total")
+
+    def report(done: int) -> None:
+        run.progress_done += done
+        run.save_fields("progress_done")
+
+    result = apply_plan(plan, run=run, lease=lease, on_batch=report)
+    run.created = result.created
+    run.updated = result.updated
+    run.fields_changed = result.field_changes
+    if result.raced:
+        run.warnings.append(
+            f"{len(result.raced)} contact(s) were created in the portal during the sync; "
+            "they will be updated at the next run."
+        )
+    run.save_fields("created", "updated", "fields_changed", "warnings")
+
+
+def _fetch(
+    connection: AzureConnection, run: SyncRun, lease: Lease, client: DirectoryClient, notes: list[str]
+) -> None:
+    """Read directory changes into the mirror; fall back to a full pass if the delta link expired."""
+    delta_link = connection.delta_link or None
+    try:
+        _read_pages(connection, run, lease, client, delta_link, notes)
+    except DeltaExpiredError:
+        if delta_link is None:
+            raise
+        run.warnings.append("The saved directory position had expired; the whole directory was read again.")
+        _read_pages(connection, run, lease, client, None, notes)
+
+
+def _read_pages(
+    connection: AzureConnection,
+    run: SyncRun,
+    lease: Lease,
+    client: DirectoryClient,
+    delta_link: str | None,
+    notes: list[str],
+) -> None:
+    full_pass = delta_link is None
+    pass_started_at = timezone.now()
+    run.full_pass = full_pass
+    run.progress_done = 0
+    run.progress_total = (loaders.mirror_size(connection) or None) if full_pass else None
+    final_link = None
+    page: UserPage
+    for page in client.iter_user_delta(delta_link):
+        _ensure_connected(lease)
+        result = write_page(connection, page.users, seen_at=timezone.now())
+        notes.extend(page.problems)
+        notes.extend(result.notes)
+        run.fetched += result.received
+        run.progress_done += result.received
+        run.save_fields("fetched", "progress_done", "progress_total", "full_pass")
+        if page.delta_link:
+            final_link = page.delta_link
+    if final_link is None:
+        # A delta enumeration always ends with a delta link; without one the
+        # listing is incomplete and must not be treated as the whole directory.
+        raise DeltaExpiredError("Microsoft Graph ended the user listing without a delta link.")
+    _ensure_connected(lease)
+    if full_pass:
+        mark_unseen_removed(connection, pass_started_at=pass_started_at)
+    now = timezone.now()
+    AzureConnection.objects.filter(pk=connection.pk).update(
+        delta_link=final_link,
+        delta_link_saved_at=now,
+        **({"full_pass_completed_at": now} if full_pass else {}),
+    )
+    connection.delta_link = final_link
+
+
+def _ensure_connected(lease: Lease) -> None:
+    try:
+        lease.renew()
+    except LeaseLost as exc:
+        raise RunCancelled("the connection was disconnected or taken over by another run.") from exc
+
+
+def plan_for_connection(
+    connection: AzureConnection, *, mapping: dict[str, int] | None = None, attribute: str | None = None
+) -> SyncPlan:
+    """The plan for a connection from its mirror; `mapping`/`attribute` preview unsaved choices."""
+    attribute = attribute or connection.mapping_attribute
+    site_by_value = mapping if mapping is not None else loaders.site_by_value(connection)
+    return build_plan(
+        users=loaders.mirror_users(connection),
+        attribute=loaders.MIRROR_ATTRIBUTE[attribute],
+        site_by_value=site_by_value,
+        contacts=loaders.contact_states(connection.customer_id),
+        site_names=loaders.site_names(connection.customer_id),
+    )
+
+
+def _record_plan(run: SyncRun, plan: SyncPlan) -> None:
+    run.created = len(plan.creates)
+    run.updated = plan.updated
+    run.unchanged = plan.unchanged + (len(plan.updates) - plan.updated)
+    run.skipped = plan.skipped
+    run.skipped_by_reason = dict(sorted(plan.skips.items()))
+    run.fields_changed = plan.field_change_count
+    run.save_fields("created", "updated", "unchanged", "skipped", "skipped_by_reason", "fields_changed")
+
+
+def _summarize_notes(notes: list[str]) -> list[str]:
+    if len(notes) <= MAX_NOTES:
+        return list(notes)
+    return [*notes[:MAX_NOTES], f"… and {len(notes) - MAX_NOTES} more records with the same kind of note."]
+
+
+def _safe_message(exc: MicrosoftError) -> str:
+    from portal.log_redaction import redact
+
+    return redact(exc.message)[:1000]

@@ -1,0 +1,64 @@
+"""Cleaning of directory values before they are stored.
+
+Graph is the source of truth, but a value that cannot be stored as it is (a
+NUL byte, which PostgreSQL rejects, or a value longer than its column) must
+not fail the whole run: it is cleaned for that record and noted.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Column sizes of the mirror (and of the contact fields they feed), per
+# Microsoft's documented limits (SPEC.md section 5).
+MAX_LENGTHS: dict[str, int] = {
+    "display_name": 256,
+    "given_name": 64,
+    "surname": 64,
+    "job_title": 128,
+    "mobile_phone": 64,
+    "mail": 320,
+    "user_principal_name": 320,
+    "office_location": 128,
+    "department": 64,
+    "user_type": 20,
+}
+
+
+def clean_text(field: str, value: str | None) -> tuple[str, str | None]:
+    """Return the storable value and, if it had to be changed, why.
+
+    None becomes "" (Entra's empty value clears the field, R7); anything else
+    is kept exactly as it came, unicode intact, unless it cannot be stored.
+    """
+    if value is None:
+        return "", None
+    if not isinstance(value, str):
+        return "", f"{field} was not text and was ignored"
+    note = None
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+        note = f"{field} contained a NUL byte, which was removed"
+    limit = MAX_LENGTHS.get(field)
+    if limit is not None and len(value) > limit:
+        value = _truncate(value, limit)
+        note = f"{field} was longer than {limit} characters and was shortened"
+    return value, note
+
+
+def _truncate(value: str, limit: int) -> str:
+    """Cut at `limit` characters without leaving a dangling combining mark."""
+    cut = value[:limit]
+    while cut and unicodedata.combining(cut[-1]) and len(cut) == limit:
+        cut = cut[:-1]
+    return cut
+
+
+def email_key(email: str) -> str:
+    """How emails compare (R6): case-insensitively, surrounding spaces ignored."""
+    return email.strip().lower()
+
+
+def value_key(value: str | None) -> str:
+    """How office/department values compare (R4): trimmed, case-insensitive."""
+    return (value or "").strip().casefold()

@@ -1,0 +1,52 @@
+"""Fixtures for the sync engine: a connected customer and a fake directory."""
+
+from __future__ import annotations
+
+import pytest
+
+from integrations.models import AzureConnection, SiteMapping, SyncRun
+from integrations.sync.runner import run_sync
+from portal.customers.models import Site
+from tests.integrations.fakes import FakeDirectory
+
+TENANT_ID = "11111111-2222-3333-4444-555555555555"
+
+
+@pytest.fixture
+def connection(customer) -> AzureConnection:
+    return AzureConnection.objects.create(customer=customer, tenant_id=TENANT_ID, tenant_name="Contoso Ltd")
+
+
+@pytest.fixture
+def directory() -> FakeDirectory:
+    return FakeDirectory()
+
+
+@pytest.fixture
+def milan(customer) -> Site:
+    return Site.objects.create(customer=customer, name="Milan")
+
+
+@pytest.fixture
+def rome(customer) -> Site:
+    return Site.objects.create(customer=customer, name="Rome")
+
+
+@pytest.fixture
+def mapped(connection, milan, rome) -> AzureConnection:
+    SiteMapping.objects.create(connection=connection, value="Milan HQ", site=milan)
+    SiteMapping.objects.create(connection=connection, value="Rome", site=rome)
+    return connection
+
+
+@pytest.fixture
+def sync(directory):
+    """Run one sync of a connection against the fake directory and return its run."""
+
+    def _sync(connection: AzureConnection, *, trigger: str = SyncRun.Trigger.MANUAL, **kwargs) -> SyncRun:
+        connection.refresh_from_db()
+        run = run_sync(connection, trigger=trigger, client_factory=directory, **kwargs)
+        assert run.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED, SyncRun.Status.CANCELLED)
+        return run
+
+    return _sync
