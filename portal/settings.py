@@ -42,6 +42,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -75,6 +76,7 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["ENGINE"] = "portal.sqlite_backend"
     # WAL lets readers run while the sync writes; the busy timeout makes
     # concurrent writers wait instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -191,6 +193,11 @@ LOGGING = {
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's defaults give these two their own unfiltered stderr handlers
+        # (runserver's request lines carry OAuth query strings): route them
+        # through the redacting handler instead.
+        "django": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+        "django.server": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "INFO"},
         "urllib3": {"level": "WARNING"},
         "msal": {"level": "WARNING"},

@@ -39,11 +39,12 @@ def apply_plan(
     *,
     run: SyncRun,
     lease: Lease,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,
     on_batch: Callable[[int], None] = lambda done: None,
 ) -> ApplyResult:
     """Write `plan` for `run`'s customer in batches; `on_batch(n)` reports progress."""
     result = ApplyResult()
+    batch_size = batch_size or BATCH_SIZE
     for batch in _chunks(plan.creates, batch_size):
         with transaction.atomic():
             lease.renew()

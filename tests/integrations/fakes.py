@@ -28,7 +28,9 @@ class FakeDirectory:
     def __init__(self, *, page_size: int = 3, mailbox_settings_readable: bool = True) -> None:
         self.users: dict[str, dict] = {}
         self.version = 0
-        self.changes: list[tuple[int, str, frozenset[str] | None]] = []  # (version, id, props or None=removed)
+        self.changes: list[
+            tuple[int, str, frozenset[str] | None]
+        ] = []  # (version, id, props or None=removed)
         self.page_size = page_size
         self.mailbox_settings_readable = mailbox_settings_readable
         self.purposes: dict[str, str] = {}

@@ -72,7 +72,9 @@ def test_r5_initial_import_creates_every_mapped_user_including_shared_mailboxes(
     assert not Contact.objects.get(email="ada@contoso.com").is_shared_mailbox
 
 
-def test_r5_existing_contact_is_not_duplicated_by_the_initial_import(mapped, directory, sync, customer, milan):
+def test_r5_existing_contact_is_not_duplicated_by_the_initial_import(
+    mapped, directory, sync, customer, milan
+):
     Contact.objects.create(customer=customer, site=milan, email="ADA@contoso.com", first_name="Ada")
     add_person(directory, mail="ada@contoso.com")
 
@@ -82,7 +84,9 @@ def test_r5_existing_contact_is_not_duplicated_by_the_initial_import(mapped, dir
     assert Contact.objects.filter(customer=customer).count() == 1
 
 
-def test_r6_matching_by_email_is_case_insensitive_and_falls_back_to_upn(mapped, directory, sync, customer, milan):
+def test_r6_matching_by_email_is_case_insensitive_and_falls_back_to_upn(
+    mapped, directory, sync, customer, milan
+):
     Contact.objects.create(customer=customer, site=milan, email="Ada@Contoso.com", job_title="old")
     add_person(directory, mail="ada@CONTOSO.com", jobTitle="new")
     add_person(directory, mail=None, userPrincipalName="grace@contoso.com", givenName="Grace")
@@ -162,11 +166,15 @@ def test_r7_fields_already_equal_are_neither_written_nor_logged(mapped, director
 def test_r8_portal_only_contacts_and_contacts_of_deleted_users_are_untouched(
     mapped, directory, sync, customer, milan
 ):
-    portal_only = Contact.objects.create(customer=customer, site=milan, email="local@contoso.com", job_title="x")
+    portal_only = Contact.objects.create(
+        customer=customer, site=milan, email="local@contoso.com", job_title="x"
+    )
     user_id = add_person(directory, mail="leaver@contoso.com")
     sync(mapped)
     leaver = Contact.objects.get(email="leaver@contoso.com")
-    snapshot = {f: getattr(leaver, f) for f in ("first_name", "last_name", "job_title", "mobile_phone", "site_id")}
+    snapshot = {
+        f: getattr(leaver, f) for f in ("first_name", "last_name", "job_title", "mobile_phone", "site_id")
+    }
 
     directory.remove(user_id)
     run = sync(mapped)
@@ -190,7 +198,11 @@ def test_r9_local_edits_are_overwritten_at_the_next_sync_even_without_directory_
 
     assert Contact.objects.get(email="ada@contoso.com").job_title == "Analyst"
     change = FieldChange.objects.get(run=run)
-    assert (change.field, change.old_value, change.new_value) == ("job_title", "Edited in the portal", "Analyst")
+    assert (change.field, change.old_value, change.new_value) == (
+        "job_title",
+        "Edited in the portal",
+        "Analyst",
+    )
     assert directory.requests[-1].startswith("delta:")  # nothing was refetched
 
 
@@ -216,12 +228,19 @@ def test_r16_every_overwritten_field_and_created_contact_is_audited_with_old_and
     user_id = add_person(directory, jobTitle="Analyst")
     first = sync(mapped)
     created = FieldChange.objects.get(run=first)
-    assert (created.field, created.contact.email, created.customer) == ("created", "ada@contoso.com", customer)
+    assert (created.field, created.contact.email, created.customer) == (
+        "created",
+        "ada@contoso.com",
+        customer,
+    )
 
     directory.update(user_id, jobTitle="Lead Analyst", mobilePhone="+39 1")
     second = sync(mapped)
 
     changes = {c.field: (c.old_value, c.new_value) for c in FieldChange.objects.filter(run=second)}
-    assert changes == {"job_title": ("Analyst", "Lead Analyst"), "mobile_phone": ("+39 333 000 0001", "+39 1")}
+    assert changes == {
+        "job_title": ("Analyst", "Lead Analyst"),
+        "mobile_phone": ("+39 333 000 0001", "+39 1"),
+    }
     assert second.fields_changed == 2
     assert all(c.changed_at and c.contact_id for c in FieldChange.objects.filter(run=second))
