@@ -59,7 +59,7 @@ def run_sync(
     dry_run: bool = False,
     acting_user: AbstractBaseUser | None = None,
     run: SyncRun | None = None,
-    client_factory: Callable[[str], DirectoryClient] = default_client_factory,
+    client_factory: Callable[[str], DirectoryClient] | None = None,
 ) -> SyncRun:
     """Sync one connection now and return its finished `SyncRun`.
 
@@ -84,7 +84,7 @@ def run_sync(
         return run
     try:
         run.start()
-        _execute(connection, run, lease, client_factory)
+        _execute(connection, run, lease, client_factory or default_client_factory)
     except (LeaseLost, RunCancelled) as exc:
         run.cancel(f"Stopped: {exc}")
     except MicrosoftError as exc:

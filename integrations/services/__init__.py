@@ -1,0 +1,1 @@
+"""Writes of the integration, as plain keyword-only functions named `<entity>_<action>`."""

@@ -1,0 +1,93 @@
+"""The site mapping of a connection (R4): which attribute, which value → which site."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Count
+
+from integrations.models import AzureConnection, DirectoryUser, MappingAttribute, SiteMapping
+from integrations.sync.loaders import MIRROR_ATTRIBUTE
+from integrations.sync.values import value_key
+from portal.customers.models import Site
+
+
+class MappingError(Exception):
+    """A mapping request that cannot be carried out; the message says why."""
+
+
+@dataclass(frozen=True)
+class AttributeValue:
+    """One distinct value of the mapping attribute in the tenant."""
+
+    key: str
+    value: str  # the most common spelling
+    user_count: int
+    site: Site | None
+
+
+def attribute_values(*, connection: AzureConnection, attribute: str | None = None) -> list[AttributeValue]:
+    """Distinct values in the mirror (trimmed, case-insensitive) with user counts, busiest first."""
+    column = MIRROR_ATTRIBUTE[attribute or connection.mapping_attribute]
+    rows = (
+        DirectoryUser.objects.filter(connection=connection, removed=False)
+        .exclude(user_type__iexact="guest")
+        .values(column)
+        .annotate(users=Count("id"))
+        .order_by()
+    )
+    counts: dict[str, int] = {}
+    spellings: dict[str, tuple[int, str]] = {}
+    for row in rows:
+        raw, users = row[column], row["users"]
+        key = value_key(raw)
+        if not key:
+            continue
+        counts[key] = counts.get(key, 0) + users
+        if key not in spellings or users > spellings[key][0]:
+            spellings[key] = (users, raw.strip())
+    sites = {m.value_key: m.site for m in connection.mappings.select_related("site")}
+    values = [
+        AttributeValue(key=key, value=spellings[key][1], user_count=count, site=sites.get(key))
+        for key, count in counts.items()
+    ]
+    return sorted(values, key=lambda v: (-v.user_count, v.key))
+
+
+@transaction.atomic
+def mapping_set(
+    *, connection: AzureConnection, value: str, site: Site | None = None, new_site_name: str | None = None
+) -> SiteMapping:
+    """Map `value` to `site`, or to a site created with `new_site_name` (reused if it exists)."""
+    if not value_key(value):
+        raise MappingError("An empty value cannot be mapped: users without a value are skipped.")
+    if site is None:
+        name = (new_site_name or "").strip()
+        if not name:
+            raise MappingError("Choose a site or give a name for a new one.")
+        site, _ = Site.objects.get_or_create(customer=connection.customer, name=name[:200])
+    if site.customer_id != connection.customer_id:
+        raise MappingError("That site belongs to another customer.")
+    mapping, _ = SiteMapping.objects.update_or_create(
+        connection=connection, value_key=value_key(value), defaults={"value": value.strip(), "site": site}
+    )
+    return mapping
+
+
+def mapping_remove(*, connection: AzureConnection, value: str) -> bool:
+    """Unmap a value; contacts already placed stay where they are (R8)."""
+    deleted, _ = SiteMapping.objects.filter(connection=connection, value_key=value_key(value)).delete()
+    return bool(deleted)
+
+
+def attribute_set(*, connection: AzureConnection, attribute: str) -> None:
+    """Switch between office and department; the old value mapping no longer applies."""
+    if attribute not in MappingAttribute.values:
+        raise MappingError(f"Unknown attribute {attribute!r}; use officeLocation or department.")
+    if attribute == connection.mapping_attribute:
+        return
+    with transaction.atomic():
+        connection.mappings.all().delete()
+        connection.mapping_attribute = attribute
+        connection.save(update_fields=["mapping_attribute"])

@@ -1,0 +1,21 @@
+"""When connections sync automatically (R12)."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.utils import timezone
+
+from integrations.models import AzureConnection, Health
+
+
+def due_connections() -> list[AzureConnection]:
+    """Mapped connections whose next sync time has passed, that need no person and hold no lease."""
+    now = timezone.now()
+    return list(
+        AzureConnection.objects.select_related("customer")
+        .filter(next_sync_at__lte=now, mappings__isnull=False)
+        .exclude(health=Health.NEEDS_ATTENTION)
+        .filter(Q(lease_token__isnull=True) | Q(lease_expires_at__lt=now))
+        .distinct()
+        .order_by("next_sync_at")
+    )
