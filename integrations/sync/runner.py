@@ -48,10 +48,6 @@ def default_client_factory(tenant_id: str) -> DirectoryClient:
     return GraphClient(tenant_id)
 
 
-class RunCancelled(Exception):
-    """The connection went away (disconnect) while the run was working."""
-
-
 def run_sync(
     connection: AzureConnection,
     *,
@@ -85,7 +81,7 @@ def run_sync(
     try:
         run.start()
         _execute(connection, run, lease, client_factory or default_client_factory)
-    except (LeaseLost, RunCancelled) as exc:
+    except LeaseLost as exc:
         run.cancel(f"Stopped: {exc}")
     except MicrosoftError as exc:
         run.fail(kind=exc.kind, message=_safe_message(exc))
@@ -178,8 +174,9 @@ def _read_pages(
     final_link = None
     page: UserPage
     for page in client.iter_user_delta(delta_link):
-        _ensure_connected(lease)
-        result = write_page(connection, page.users, seen_at=timezone.now())
+        result = write_page(
+            connection, page.users, seen_at=timezone.now(), full_pass=full_pass, guard=lease.renew
+        )
         notes.extend(page.problems)
         notes.extend(result.notes)
         run.fetched += result.received
@@ -191,7 +188,7 @@ def _read_pages(
         # A delta enumeration always ends with a delta link; without one the
         # listing is incomplete and must not be treated as the whole directory.
         raise DeltaExpiredError("Microsoft Graph ended the user listing without a delta link.")
-    _ensure_connected(lease)
+    lease.renew()
     if full_pass:
         mark_unseen_removed(connection, pass_started_at=pass_started_at)
     now = timezone.now()
@@ -201,13 +198,6 @@ def _read_pages(
         **({"full_pass_completed_at": now} if full_pass else {}),
     )
     connection.delta_link = final_link
-
-
-def _ensure_connected(lease: Lease) -> None:
-    try:
-        lease.renew()
-    except LeaseLost as exc:
-        raise RunCancelled("the connection was disconnected or taken over by another run.") from exc
 
 
 def plan_for_connection(

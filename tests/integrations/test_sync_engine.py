@@ -258,3 +258,16 @@ def test_a_network_failure_mid_fetch_fails_the_run_and_the_next_run_converges(ma
     directory.fail_after_pages = None
     recovered = sync(mapped)
     assert recovered.status == SyncRun.Status.SUCCEEDED and recovered.created == 10
+
+
+def test_a_full_pass_treats_properties_graph_left_out_as_empty(mapped, directory, sync):
+    user_id = add_person(directory, jobTitle="Analyst")
+    sync(mapped)
+    # Graph omits never-set properties on a full enumeration: the title is gone.
+    del directory.users[user_id]["jobTitle"]
+    directory.expire_links()
+
+    sync(mapped)
+
+    assert DirectoryUser.objects.get(object_id=user_id).job_title == ""
+    assert Contact.objects.get().job_title == ""

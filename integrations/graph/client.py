@@ -1,0 +1,393 @@
+"""A read-only Microsoft Graph client for one tenant (rule R1: GET, and `$batch` of GETs).
+
+It owns paging, throttling (`Retry-After`, backoff) and the mapping of Graph
+errors onto `errors.py`; it yields frozen records from `models.py`, so raw
+JSON never travels inward.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
+from urllib.parse import quote, urlsplit
+
+import requests
+from django.conf import settings
+
+from integrations.graph import tokens
+from integrations.graph.errors import (
+    ConsentRequiredError,
+    DeltaExpiredError,
+    GraphRequestError,
+    MalformedResponseError,
+    MicrosoftError,
+    PermissionDeniedError,
+    TransientError,
+)
+from integrations.graph.http import (
+    backoff_seconds,
+    build_session,
+    error_detail,
+    json_object,
+    json_or_none,
+    origin,
+    retry_after_seconds,
+    short_message,
+)
+from integrations.graph.models import SELECT, USER_PROPERTIES, AccessToken, GraphUser, UserPage
+
+logger = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 999
+BATCH_LIMIT = 20  # Graph's maximum number of requests in one $batch
+TOKEN_MIN_TTL = 300.0  # seconds; a page can take a while, never start one on a dying token
+_NO_MAILBOX_CODES = frozenset(
+    {"erroritemnotfound", "mailboxnotenabledforrestapi", "errornonexistentmailbox", "resourcenotfound"}
+)
+_ACCESS_DENIED_CODES = frozenset({"erroraccessdenied", "authorization_requestdenied"})
+_RETRYABLE_SUB_STATUSES = frozenset({429, 503, 504})
+
+
+class TokenGetter(Protocol):
+    """`tokens.get_app_token`'s shape, so tests can hand the client a fake."""
+
+    def __call__(self, tenant_id: str, *, force_refresh: bool = False) -> AccessToken: ...
+
+
+class GraphClient:
+    """Reads one tenant's directory with an app-only token."""
+
+    def __init__(
+        self,
+        tenant_id: str,
+        *,
+        session: requests.Session | None = None,
+        token_getter: TokenGetter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        max_attempts: int = 6,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.tenant_id = tenant_id
+        self._session = session or build_session()
+        self._token_getter: TokenGetter = token_getter or tokens.get_app_token
+        self._sleep = sleep
+        self._max_attempts = max_attempts
+        self._token: AccessToken | None = None
+        self._base = settings.GRAPH_API_URL.rstrip("/")
+        self._origin = origin(self._base)
+
+    # -- public reads ---------------------------------------------------------------
+    def iter_user_delta(
+        self, delta_link: str | None = None, *, page_size: int = MAX_PAGE_SIZE
+    ) -> Iterator[UserPage]:
+        """Pages of `/users/delta`: a full pass without `delta_link`, else the changes since it.
+
+        The last page carries the `delta_link` to store for the next run.
+        """
+        if delta_link is None:
+            # Reference: https://learn.microsoft.com/en-us/graph/api/user-delta?view=graph-rest-1.0
+            url = f"{self._base}/users/delta?$select={SELECT}&$top={_page_size(page_size)}"
+        else:
+            url = self._own_link(delta_link, "delta link")
+        return self._pages(url, delta=True)
+
+    def iter_users(self, *, page_size: int = MAX_PAGE_SIZE) -> Iterator[UserPage]:
+        """Pages of `/users` (a plain listing, no delta link)."""
+        # Reference: https://learn.microsoft.com/en-us/graph/api/user-list?view=graph-rest-1.0
+        url = f"{self._base}/users?$select={SELECT}&$top={_page_size(page_size)}"
+        return self._pages(url, delta=False)
+
+    def get_organization_name(self) -> str:
+        """The tenant's display name.
+
+        A 403 is PermissionDeniedError, not ConsentRequiredError: app-only
+        `/organization` needs Organization.Read.All, which the sync does not.
+        """
+        # Reference: https://learn.microsoft.com/en-us/graph/api/organization-list?view=graph-rest-1.0
+        body = self._call(
+            "GET", f"{self._base}/organization?$select=displayName", forbidden=PermissionDeniedError
+        )
+        value = body.get("value")
+        first = value[0] if isinstance(value, list) and value else None
+        name = first.get("displayName") if isinstance(first, dict) else None
+        if not isinstance(name, str):
+            raise MalformedResponseError("GET /organization: no displayName in the response.")
+        return name
+
+    def get_mailbox_purposes(self, object_ids: Sequence[str]) -> dict[str, str]:
+        """object id -> mailbox `userPurpose` ("user", "shared", "room", …), or "none" without a mailbox.
+
+        Needs MailboxSettings.Read; without it raises PermissionDeniedError.
+        """
+        unique = list(dict.fromkeys(object_ids))
+        purposes: dict[str, str] = {}
+        for start in range(0, len(unique), BATCH_LIMIT):
+            purposes.update(self._purpose_batch(unique[start : start + BATCH_LIMIT]))
+        return purposes
+
+    # -- paging -------------------------------------------------------------------------
+    def _pages(self, url: str, *, delta: bool) -> Iterator[UserPage]:
+        while True:
+            body = self._call("GET", url, delta=delta)
+            page = self._parse_page(body, delta=delta, what=_what("GET", url))
+            yield page
+            if page.next_link is None:
+                return
+            url = page.next_link
+
+    def _parse_page(self, body: dict[str, Any], *, delta: bool, what: str) -> UserPage:
+        records = body.get("value")
+        if not isinstance(records, list):
+            raise MalformedResponseError(f"{what}: 'value' is not a list.")
+        next_link = body.get("@odata.nextLink")
+        delta_link = body.get("@odata.deltaLink")
+        if next_link is not None:
+            next_link = self._own_link(next_link, "next link")
+        if delta_link is not None:
+            delta_link = self._own_link(delta_link, "delta link")
+        if delta and (next_link is None) == (delta_link is None):
+            # A delta round that ends without its delta link is incomplete, never "all done".
+            raise MalformedResponseError(f"{what}: a delta page must carry exactly one next or delta link.")
+        users: list[GraphUser] = []
+        problems: list[str] = []
+        for index, raw in enumerate(records):
+            parsed = parse_user(raw)
+            if isinstance(parsed, GraphUser):
+                users.append(parsed)
+            else:
+                problems.append(f"record {index}: {parsed}")
+        return UserPage(
+            users=tuple(users), next_link=next_link, delta_link=delta_link, problems=tuple(problems)
+        )
+
+    def _own_link(self, link: object, kind: str) -> str:
+        """The link itself if it points at GRAPH_API_URL's origin: the token goes nowhere else."""
+        if not isinstance(link, str) or not link:
+            raise MalformedResponseError(f"The {kind} is not a URL.")
+        if origin(link) != self._origin:
+            host = (urlsplit(link).hostname or "?")[:100]
+            raise MalformedResponseError(
+                f"ForeignHost: refusing to follow a {kind} to {host}, which is not {self._origin[1]}.",
+                code="ForeignHost",
+            )
+        return link
+
+    # -- mailbox purposes -------------------------------------------------------------
+    def _purpose_batch(self, object_ids: list[str]) -> dict[str, str]:
+        pending = {str(number): oid for number, oid in enumerate(object_ids, start=1)}
+        purposes: dict[str, str] = {}
+        failures = 0
+        while pending:
+            # Reference: https://learn.microsoft.com/en-us/graph/api/user-get-mailboxsettings?view=graph-rest-1.0
+            sub_requests = [
+                {
+                    "id": rid,
+                    "method": "GET",
+                    "url": f"/users/{quote(oid, safe='')}/mailboxSettings/userPurpose",
+                }
+                for rid, oid in pending.items()
+            ]
+            # Reference: https://learn.microsoft.com/en-us/graph/json-batching
+            body = self._call(
+                "POST",
+                f"{self._base}/$batch",
+                json={"requests": sub_requests},
+                forbidden=PermissionDeniedError,
+            )
+            throttled, waits = self._read_purposes(body, pending, purposes)
+            pending = throttled
+            if pending:
+                failures += 1
+                if failures >= self._max_attempts:
+                    raise TransientError(
+                        f"POST /$batch: mailbox settings still throttled after {failures} attempts.",
+                        status=429,
+                    )
+                known = [wait for wait in waits if wait is not None]
+                self._wait(max(known) if known else backoff_seconds(failures), "POST /$batch (sub-requests)")
+        return purposes
+
+    def _read_purposes(
+        self, body: dict[str, Any], pending: dict[str, str], purposes: dict[str, str]
+    ) -> tuple[dict[str, str], list[float | None]]:
+        """Fill `purposes` from one batch answer; return the throttled requests and their waits."""
+        responses = body.get("responses")
+        if not isinstance(responses, list):
+            raise MalformedResponseError("POST /$batch: 'responses' is not a list.")
+        throttled: dict[str, str] = {}
+        waits: list[float | None] = []
+        answered: set[str] = set()
+        for sub in responses:
+            rid = sub.get("id") if isinstance(sub, dict) else None
+            status = sub.get("status") if isinstance(sub, dict) else None
+            if not isinstance(rid, str) or rid not in pending or not isinstance(status, int):
+                raise MalformedResponseError("POST /$batch: a sub-response has no known id or status.")
+            answered.add(rid)
+            oid, sub_body = pending[rid], sub.get("body")
+            if 200 <= status < 300:
+                value = sub_body.get("value") if isinstance(sub_body, dict) else None
+                if not isinstance(value, str):
+                    raise MalformedResponseError("POST /$batch: a userPurpose answer has no string value.")
+                purposes[oid] = value
+                continue
+            if status in _RETRYABLE_SUB_STATUSES or status >= 500:
+                throttled[rid] = oid
+                headers = sub.get("headers") if isinstance(sub.get("headers"), dict) else {}
+                retry_after = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+                waits.append(retry_after_seconds(str(retry_after)) if retry_after is not None else None)
+                continue
+            code, message = error_detail(sub_body)
+            if status == 404 or code.lower() in _NO_MAILBOX_CODES:
+                purposes[oid] = "none"
+            elif status == 403 or code.lower() in _ACCESS_DENIED_CODES:
+                raise PermissionDeniedError(
+                    short_message("GET mailboxSettings/userPurpose", status, code, message),
+                    code=code,
+                    status=status,
+                )
+            else:
+                raise GraphRequestError(
+                    short_message("GET mailboxSettings/userPurpose", status, code, message),
+                    code=code,
+                    status=status,
+                )
+        if answered != set(pending):
+            raise MalformedResponseError("POST /$batch: some sub-requests got no answer.")
+        return throttled, waits
+
+    # -- one request, with retries and error mapping ------------------------------------
+    def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: dict[str, Any] | None = None,
+        delta: bool = False,
+        forbidden: type[MicrosoftError] = ConsentRequiredError,
+    ) -> dict[str, Any]:
+        """Send until success or a final answer; return the JSON object of a 2xx."""
+        what = _what(method, url)
+        failures = 0
+        refreshed = False
+        while True:
+            token = self._current_token()
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    json=json,
+                    headers={"Authorization": f"Bearer {token.token}", "Accept": "application/json"},
+                )
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
+                failures += 1
+                reason = type(exc).__name__
+                if failures >= self._max_attempts:
+                    raise TransientError(f"{what}: {reason} (gave up after {failures} attempts).") from None
+                self._backoff(failures, None, f"{what} ({reason})")
+                continue
+            except requests.RequestException as exc:
+                raise GraphRequestError(f"{what}: {type(exc).__name__}.") from None
+            status = response.status_code
+            if status < 400:
+                return json_object(response, what)
+            code, message = error_detail(json_or_none(response))
+            text = short_message(what, status, code, message, response.headers.get("request-id"))
+            if status == 401 and not refreshed:
+                # Reference: https://learn.microsoft.com/en-us/graph/resolve-auth-errors
+                refreshed = True
+                self._set_token(self._token_getter(self.tenant_id, force_refresh=True))
+                continue
+            if status == 401:
+                raise ConsentRequiredError(text, code=code or "Unauthorized", status=status)
+            if status == 429 or status >= 500:
+                failures += 1
+                if failures >= self._max_attempts:
+                    raise TransientError(
+                        f"{text} (gave up after {failures} attempts)", code=code, status=status
+                    )
+                self._backoff(failures, response.headers.get("Retry-After"), f"{what} (HTTP {status})")
+                continue
+            raise _client_error(status, code, text, delta=delta, forbidden=forbidden)
+
+    def _backoff(self, failures: int, retry_after: str | None, what: str) -> None:
+        """Wait as Graph asked (Retry-After), else exponential backoff with full jitter."""
+        # Reference: https://learn.microsoft.com/en-us/graph/throttling
+        wait = retry_after_seconds(retry_after)
+        self._wait(backoff_seconds(failures) if wait is None else wait, what)
+
+    def _wait(self, seconds: float, what: str) -> None:
+        logger.info("Graph %s: retrying in %.1f s", what, seconds)
+        self._sleep(seconds)
+
+    def _current_token(self) -> AccessToken:
+        token = self._token
+        if token is None or token.expires_at - time.time() < TOKEN_MIN_TTL:
+            token = self._set_token(self._token_getter(self.tenant_id))
+        return token
+
+    def _set_token(self, token: AccessToken) -> AccessToken:
+        """Keep a newly obtained token, once it proves the app still holds User.Read.All."""
+        tokens.require_role(token, tokens.REQUIRED_ROLE)
+        self._token = token
+        return token
+
+
+# -- parsing ---------------------------------------------------------------------------
+def parse_user(raw: object) -> GraphUser | str:
+    """A GraphUser, or why the record is unusable. `present` names the properties sent."""
+    if not isinstance(raw, dict):
+        return "not a JSON object"
+    object_id = raw.get("id")
+    if not isinstance(object_id, str) or not object_id.strip():
+        return "no string id"
+    values: dict[str, Any] = {}
+    for prop, attribute in USER_PROPERTIES.items():
+        if prop == "id" or prop not in raw:
+            continue
+        value = raw[prop]
+        if prop == "assignedLicenses":
+            if value is not None and not isinstance(value, list):
+                return f"user {object_id}: {prop} is not a list"
+            value = None if value is None else len(value) > 0
+        elif prop == "accountEnabled":
+            if value is not None and not isinstance(value, bool):
+                return f"user {object_id}: {prop} is not a boolean"
+        elif value is not None and not isinstance(value, str):
+            return f"user {object_id}: {prop} is not a string"
+        values[attribute] = value
+    return GraphUser(
+        object_id=object_id,
+        present=frozenset({"object_id", *values}),
+        removed="@removed" in raw,
+        **values,
+    )
+
+
+def _client_error(
+    status: int, code: str, text: str, *, delta: bool, forbidden: type[MicrosoftError]
+) -> MicrosoftError:
+    lowered = code.lower()
+    if status == 403:
+        return forbidden(text, code=code, status=status)
+    # Reference: https://learn.microsoft.com/en-us/graph/delta-query-overview
+    expired = lowered == "syncstatenotfound" or (delta and ("syncstate" in lowered or "resync" in lowered))
+    if status == 410 or (status == 400 and expired):
+        return DeltaExpiredError(text, code=code or "Gone", status=status)
+    return GraphRequestError(text, code=code, status=status)
+
+
+def _what(method: str, url: str) -> str:
+    return f"{method} {urlsplit(url).path}"
+
+
+def _page_size(page_size: int) -> int:
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+    return page_size

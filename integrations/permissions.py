@@ -1,0 +1,53 @@
+"""Who may manage a customer's Entra ID integration (R3).
+
+Staff holding `integrations.manage_azure` (or superusers) for every customer;
+a customer's own administrators for that customer only. Views answer 404 to
+users who may not even see the customer, and 403 to those who may see it but
+not manage it.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from portal.customers.models import Customer, Membership
+
+PERMISSION = "integrations.manage_azure"
+
+
+def is_integration_staff(user: AbstractBaseUser) -> bool:
+    return bool(user.is_active and user.is_staff and (user.is_superuser or user.has_perm(PERMISSION)))
+
+
+def can_view(user: AbstractBaseUser, customer: Customer) -> bool:
+    if not user.is_authenticated:
+        return False
+    return is_integration_staff(user) or Membership.objects.filter(user=user, customer=customer).exists()
+
+
+def can_manage(user: AbstractBaseUser, customer: Customer) -> bool:
+    if not user.is_authenticated:
+        return False
+    if is_integration_staff(user):
+        return True
+    return Membership.objects.filter(user=user, customer=customer, role=Membership.Role.ADMIN).exists()
+
+
+def require_manage(user: AbstractBaseUser, customer: Customer) -> None:
+    """404 for strangers (no existence leak), 403 for members and staff without the permission."""
+    if can_manage(user, customer):
+        return
+    if can_view(user, customer) or (user.is_authenticated and user.is_staff):
+        raise PermissionDenied(
+            "You need to be an administrator of this customer to manage its Entra ID integration."
+        )
+    raise Http404("No such customer.")
+
+
+def require_view(user: AbstractBaseUser, customer: Customer) -> None:
+    if not can_view(user, customer):
+        if user.is_authenticated and user.is_staff:
+            raise PermissionDenied("You do not have the Entra ID integration permission.")
+        raise Http404("No such customer.")

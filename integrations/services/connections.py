@@ -1,0 +1,144 @@
+"""Connecting and disconnecting a customer's tenant (R11, R14).
+
+Only verified facts are saved: the caller has already proved, with an
+app-only token whose `tid` and `roles` were checked, that the tenant
+consented. Nothing secret is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from integrations.graph import tokens
+from integrations.graph.errors import ConsentRequiredError, PermissionDeniedError
+from integrations.graph.models import AccessToken
+from integrations.models import AzureConnection, Health, MappingAttribute, SyncRun
+from portal.customers.models import Customer
+
+logger = logging.getLogger(__name__)
+
+REMOVE_APP_INSTRUCTIONS = (
+    "The portal no longer reads your directory. To remove its access from your tenant as well, "
+    "sign in to the Microsoft Entra admin center, open Identity › Applications › Enterprise applications, "
+    "select the portal's application, and choose Properties › Delete."
+)
+
+
+# A fresh consent can take a while to reach tokens: 6 tries, 5 s apart.
+CONSENT_RETRY_DELAY_SECONDS = 5.0
+
+
+class ConnectError(Exception):
+    """A connection that must not be made; the message is safe to show."""
+
+
+def verify_tenant_access(
+    tenant_id: str, *, attempts: int = 6, sleep: Callable[[float], None] | None = None
+) -> AccessToken:
+    """Prove the app may read the tenant: an app-only token for it with the right `tid` and role.
+
+    A fresh admin consent can take a while to reach tokens, so a token
+    without the role is retried a few times (about 30 seconds), each time
+    clearing MSAL's cached token.
+    """
+    sleep = sleep or time.sleep
+    token = None
+    for attempt in range(attempts):
+        token = tokens.get_app_token(tenant_id, force_refresh=attempt > 0)
+        if token.tenant_id.lower() != tenant_id.lower():
+            raise ConnectError("Microsoft issued a token for a different tenant; nothing was connected.")
+        try:
+            tokens.require_role(token)
+            return token
+        except ConsentRequiredError:
+            if attempt == attempts - 1:
+                raise
+            sleep(CONSENT_RETRY_DELAY_SECONDS)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def read_tenant_name(tenant_id: str, *, fallback: str = "") -> str:
+    """The tenant's display name; reading it needs Organization.Read.All, which
+    the app may lack (User.Read.All is all the sync needs), so fall back."""
+    from integrations.graph.client import GraphClient
+
+    try:
+        return GraphClient(tenant_id).get_organization_name()
+    except PermissionDeniedError:
+        return fallback
+
+
+def connection_connect(
+    *,
+    customer: Customer,
+    tenant_id: str,
+    tenant_name: str = "",
+    connected_by: AbstractBaseUser | None = None,
+    attribute: str = MappingAttribute.OFFICE,
+) -> AzureConnection:
+    """Save (or renew, after a reconsent) the customer's connection to a verified tenant."""
+    tenant_id = tenant_id.strip().lower()
+    user = connected_by if connected_by is not None and connected_by.is_authenticated else None
+    try:
+        with transaction.atomic():
+            bound = AzureConnection.objects.select_for_update().filter(tenant_id=tenant_id).first()
+            if bound is not None and bound.customer_id != customer.pk:
+                raise ConnectError(
+                    "This Microsoft tenant is already connected to another customer. "
+                    "A tenant can be connected to one customer at a time; disconnect it there first."
+                )
+            existing = AzureConnection.objects.select_for_update().filter(customer=customer).first()
+            if existing is not None and existing.tenant_id != tenant_id:
+                raise ConnectError(
+                    f"{customer.name} is already connected to another tenant ({existing.tenant_name or existing.tenant_id}). "
+                    "Disconnect it first."
+                )
+            if existing is not None:
+                return _renew(existing, tenant_name)
+            return AzureConnection.objects.create(
+                customer=customer,
+                tenant_id=tenant_id,
+                tenant_name=tenant_name,
+                mapping_attribute=attribute,
+                connected_by=user,
+                connected_at=timezone.now(),
+            )
+    except IntegrityError as exc:  # a concurrent connect of the same tenant won the race
+        raise ConnectError("This Microsoft tenant was just connected to another customer.") from exc
+
+
+def _renew(connection: AzureConnection, tenant_name: str) -> AzureConnection:
+    """Reconnecting the same tenant (after consent was revoked) makes it healthy and due again."""
+    connection.tenant_name = tenant_name or connection.tenant_name
+    connection.health = Health.HEALTHY
+    connection.health_reason = ""
+    connection.consecutive_failures = 0
+    if connection.mappings.exists():
+        connection.next_sync_at = timezone.now()
+    connection.save()
+    return connection
+
+
+def connection_disconnect(*, connection: AzureConnection) -> str:
+    """Stop syncing: cancel queued runs, drop the mirror and mapping, keep contacts and history.
+
+    A running run notices at its next page (its lease is gone with the row)
+    and stops as cancelled. Returns how to remove the app from the tenant.
+    """
+    tenant_id = connection.tenant_id
+    with transaction.atomic():
+        SyncRun.objects.filter(connection=connection, status=SyncRun.Status.QUEUED).update(
+            status=SyncRun.Status.CANCELLED,
+            finished_at=timezone.now(),
+            error="Cancelled: the connection was disconnected.",
+        )
+        connection.delete()
+    tokens.forget_tenant(tenant_id)
+    logger.info("Disconnected tenant %s from customer %s", tenant_id, connection.customer_id)
+    return REMOVE_APP_INSTRUCTIONS

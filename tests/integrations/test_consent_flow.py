@@ -1,0 +1,381 @@
+"""The connect flow of SPEC.md section 4, through MSAL and requests at the real
+Microsoft URLs (answered by `responses`), including every way to abuse it.
+None of the refusals may create a connection."""
+
+from __future__ import annotations
+
+import re
+import time
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import responses
+from django.test import Client
+from django.urls import reverse
+
+from integrations import consent
+from integrations.graph import tokens
+from integrations.models import AzureConnection
+from integrations.services import connections
+from tests.integrations.graph_helpers import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    GRAPH,
+    LOGIN,
+    OTHER_TENANT,
+    TENANT,
+    fake_jwt,
+    openid_configuration,
+)
+
+pytestmark = pytest.mark.django_db
+
+CONNECT_CALLBACK = "http://testserver/integrations/azure/callback/"
+AUTH_CODE = "0.AUTHCODE-never-stored-anywhere"
+
+
+@pytest.fixture(autouse=True)
+def entra(settings, monkeypatch):
+    settings.AZURE_CLIENT_ID = CLIENT_ID
+    settings.AZURE_CLIENT_SECRET = CLIENT_SECRET
+    settings.AZURE_AUTHORITY_HOST = LOGIN
+    settings.GRAPH_API_URL = GRAPH
+    monkeypatch.setattr(connections, "CONSENT_RETRY_DELAY_SECONDS", 0)
+    tokens.reset_token_cache()
+    yield
+    tokens.reset_token_cache()
+
+
+class Microsoft:
+    """The Microsoft side of one flow, registered on `responses`."""
+
+    def __init__(self, rsps: responses.RequestsMock, *, signed_in_tid: str = TENANT) -> None:
+        self.rsps = rsps
+        self.signed_in_tid = signed_in_tid
+        self.nonce = ""
+        self.app_roles: list[list[str]] = [["User.Read.All"]]
+        self.id_token = ""
+        self.access_tokens: list[str] = []
+        rsps.get(
+            f"{LOGIN}/organizations/v2.0/.well-known/openid-configuration",
+            json=openid_configuration("organizations"),
+        )
+        for tenant in (TENANT, OTHER_TENANT):
+            rsps.get(
+                f"{LOGIN}/{tenant}/v2.0/.well-known/openid-configuration",
+                json=openid_configuration(tenant, tenant),
+            )
+        rsps.add_callback(
+            responses.POST, f"{LOGIN}/organizations/oauth2/v2.0/token", callback=self._redeem_code
+        )
+        for tenant in (TENANT, OTHER_TENANT):
+            rsps.add_callback(responses.POST, f"{LOGIN}/{tenant}/oauth2/v2.0/token", callback=self._app_token)
+        rsps.get(f"{GRAPH}/organization", json={"value": [{"id": TENANT, "displayName": "Contoso Ltd"}]})
+
+    def _redeem_code(self, request):
+        import json
+
+        body = parse_qs(request.body)
+        assert body["code"] == [AUTH_CODE]
+        assert "code_verifier" in body  # PKCE
+        self.id_token = fake_jwt(
+            aud=CLIENT_ID,
+            iss=f"{LOGIN}/{self.signed_in_tid}/v2.0",
+            tid=self.signed_in_tid,
+            nonce=self.nonce,
+            oid="admin-oid",
+            preferred_username="admin@contoso.com",
+            roles=None,
+        )
+        return (
+            200,
+            {},
+            json.dumps(
+                {
+                    "token_type": "Bearer",
+                    "expires_in": 3600,
+                    "access_token": fake_jwt(tid=self.signed_in_tid),
+                    "id_token": self.id_token,
+                    "scope": "openid profile",
+                }
+            ),
+        )
+
+    def _app_token(self, request):
+        import json
+
+        tenant = request.url.split("/")[3]
+        roles = self.app_roles.pop(0) if len(self.app_roles) > 1 else self.app_roles[0]
+        token = fake_jwt(tid=tenant, roles=roles)
+        self.access_tokens.append(token)
+        return 200, {}, json.dumps({"token_type": "Bearer", "expires_in": 3599, "access_token": token})
+
+
+@pytest.fixture
+def microsoft():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield Microsoft(rsps)
+
+
+def logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def start(client: Client, customer) -> dict[str, str]:
+    """POST Import from Azure AD; return the sign-in request's query."""
+    response = client.post(reverse("integrations:connect", args=[customer.pk]))
+    assert response.status_code == 302, response.content
+    url = urlparse(response["Location"])
+    assert url.path == "/organizations/oauth2/v2.0/authorize"
+    return {key: values[0] for key, values in parse_qs(url.query).items()}
+
+
+def sign_in(client: Client, customer, microsoft: Microsoft) -> dict[str, str]:
+    """Complete the sign-in leg; return the admin-consent request's query."""
+    query = start(client, customer)
+    assert query["code_challenge_method"] == "S256"
+    microsoft.nonce = query["nonce"]
+    response = client.get(reverse("integrations:callback"), {"code": AUTH_CODE, "state": query["state"]})
+    assert response.status_code == 302, response.content
+    url = urlparse(response["Location"])
+    assert url.path == f"/{microsoft.signed_in_tid}/v2.0/adminconsent"
+    consent_query = {key: values[0] for key, values in parse_qs(url.query).items()}
+    assert consent_query["scope"] == "https://graph.microsoft.com/.default"
+    assert consent_query["redirect_uri"] == CONNECT_CALLBACK
+    return consent_query
+
+
+def consent_callback(client: Client, **params):
+    return client.get(reverse("integrations:callback"), params)
+
+
+def test_a_customer_admin_connects_through_sign_in_and_consent(customer, customer_admin, microsoft):
+    client = logged_in(customer_admin)
+    query = sign_in(client, customer, microsoft)
+
+    response = consent_callback(client, admin_consent="True", tenant=TENANT, state=query["state"])
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("integrations:manage", args=[customer.pk])
+    connection = AzureConnection.objects.get()
+    assert (connection.customer, connection.tenant_id, connection.tenant_name) == (
+        customer,
+        TENANT,
+        "Contoso Ltd",
+    )
+    assert connection.connected_by == customer_admin
+
+
+def test_staff_with_the_permission_can_connect_any_customer(customer, staff_with_permission, microsoft):
+    client = logged_in(staff_with_permission)
+    query = sign_in(client, customer, microsoft)
+
+    consent_callback(client, admin_consent="True", tenant=TENANT, state=query["state"])
+
+    assert AzureConnection.objects.filter(customer=customer).exists()
+
+
+def refused(response, text: str) -> None:
+    assert response.status_code in (400, 403, 404), response.status_code
+    body = response.content.decode()
+    assert text in body, re.findall(r'role="alert">([^<]*)', body)
+    assert not AzureConnection.objects.exists()
+
+
+def test_consent_callback_without_state_is_refused(customer, customer_admin, microsoft):
+    client = logged_in(customer_admin)
+    sign_in(client, customer, microsoft)
+
+    refused(consent_callback(client, admin_consent="True", tenant=TENANT), "does not belong to your session")
+
+
+def test_a_reused_state_is_refused(customer, customer_admin, microsoft):
+    client = logged_in(customer_admin)
+    query = sign_in(client, customer, microsoft)
+    consent_callback(client, admin_consent="True", tenant=TENANT, state=query["state"])
+    AzureConnection.objects.all().delete()
+
+    refused(
+        consent_callback(client, admin_consent="True", tenant=TENANT, state=query["state"]),
+        "does not belong to your session",
+    )
+
+
+def test_an_expired_state_is_refused(customer, customer_admin, microsoft, monkeypatch):
+    client = logged_in(customer_admin)
+    query = sign_in(client, customer, microsoft)
+    later = time.time() + consent.STATE_LIFETIME_SECONDS + 1
+    monkeypatch.setattr(consent.time, "time", lambda: later)
+
+    refused(consent_callback(client, admin_consent="True", tenant=TENANT, state=query["state"]), "10 minutes")
+
+
+def test_a_state_from_another_session_is_refused(customer, customer_admin, microsoft):
+    victim = logged_in(customer_admin)
+    query = sign_in(victim, customer, microsoft)
+    attacker = logged_in(customer_admin)  # same user, another browser session
+
+    refused(
+        consent_callback(attacker, admin_consent="True", tenant=TENANT, state=query["state"]),
+        "does not belong to your session",
+    )
+
+
+def test_a_tenant_other_than_the_signed_in_tid_is_refused(customer, customer_admin, microsoft):
+    client = logged_in(customer_admin)
+    query = sign_in(client, customer, microsoft)
+
+    refused(
+        consent_callback(client, admin_consent="True", tenant=OTHER_TENANT, state=query["state"]),
+        "different tenant",
+    )
+
+
+def test_an_error_redirect_carrying_admin_consent_true_is_refused(customer, customer_admin, microsoft):
+    client = logged_in(customer_admin)
+    query = sign_in(client, customer, microsoft)
+
+    response = consent_callback(
+        client,
+        error="access_denied",
+        error_description="AADSTS65004: User declined to consent to access the app.",
+        admin_consent="True",
+        tenant=TENANT,
+        state=query["state"],
+    )
+
+    refused(response, "declined or cancelled")
+    # ...and the state is spent: a forged success afterwards fails too.
+    refused(consent_callback(client, admin_consent="True", tenant=TENANT, state=query["state"]), "session")
+
+
+def test_consent_not_confirmed_is_refused(customer, customer_admin, microsoft):
+    client = logged_in(customer_admin)
+    query = sign_in(client, customer, microsoft)
+
+    refused(
+        consent_callback(client, admin_consent="False", tenant=TENANT, state=query["state"]),
+        "did not confirm",
+    )
+
+
+def test_a_token_without_roles_is_retried_until_the_consent_reaches_it(customer, customer_admin, microsoft):
+    microsoft.app_roles = [[], [], ["User.Read.All"]]
+    client = logged_in(customer_admin)
+    query = sign_in(client, customer, microsoft)
+
+    consent_callback(client, admin_consent="True", tenant=TENANT, state=query["state"])
+
+    assert AzureConnection.objects.filter(tenant_id=TENANT).exists()
+    assert len(microsoft.access_tokens) == 3
+
+
+def test_a_token_that_never_gets_the_role_is_refused(customer, customer_admin, microsoft):
+    microsoft.app_roles = [[]]
+    client = logged_in(customer_admin)
+    query = sign_in(client, customer, microsoft)
+
+    refused(
+        consent_callback(client, admin_consent="True", tenant=TENANT, state=query["state"]),
+        "User.Read.All",
+    )
+
+
+def test_an_admin_of_another_customer_cannot_start_the_flow(customer, other_admin, microsoft):
+    response = logged_in(other_admin).post(reverse("integrations:connect", args=[customer.pk]))
+
+    assert response.status_code == 404
+    assert not AzureConnection.objects.exists()
+
+
+def test_a_member_and_staff_without_the_permission_cannot_start_the_flow(
+    customer, customer_member, staff_without_permission, microsoft
+):
+    for user in (customer_member, staff_without_permission):
+        response = logged_in(user).post(reverse("integrations:connect", args=[customer.pk]))
+        assert response.status_code == 403
+
+
+def test_a_customer_admin_cannot_finish_a_flow_for_a_customer_they_do_not_administer(
+    customer, other_customer, customer_admin, microsoft
+):
+    client = logged_in(customer_admin)
+    query = sign_in(client, customer, microsoft)
+    pending = client.session[consent.CONSENT_KEY]
+    assert pending["customer_id"] == customer.pk  # bound to the customer it was started for
+    session = client.session
+    session[consent.CONSENT_KEY] = {**pending, "customer_id": other_customer.pk}
+    session.save()
+
+    response = consent_callback(client, admin_consent="True", tenant=TENANT, state=query["state"])
+
+    assert response.status_code == 404
+    assert not AzureConnection.objects.exists()
+
+
+def test_a_plan_without_the_feature_cannot_start_the_flow(customer, customer_admin, microsoft):
+    customer.plan = "starter"
+    customer.save()
+
+    refused(
+        logged_in(customer_admin).post(reverse("integrations:connect", args=[customer.pk])), "not included"
+    )
+
+
+def test_a_tenant_already_bound_to_another_customer_is_refused(
+    customer, other_customer, customer_admin, microsoft
+):
+    AzureConnection.objects.create(customer=other_customer, tenant_id=TENANT)
+    client = logged_in(customer_admin)
+    query = sign_in(client, customer, microsoft)
+
+    response = consent_callback(client, admin_consent="True", tenant=TENANT, state=query["state"])
+
+    assert response.status_code == 400
+    assert "already connected to another customer" in response.content.decode()
+    assert not AzureConnection.objects.filter(customer=customer).exists()
+
+
+def test_the_sign_in_leg_refuses_a_mismatched_nonce(customer, customer_admin, microsoft):
+    client = logged_in(customer_admin)
+    query = start(client, customer)
+    microsoft.nonce = "someone-elses-nonce"
+
+    response = client.get(reverse("integrations:callback"), {"code": AUTH_CODE, "state": query["state"]})
+
+    refused(response, "Start again")
+
+
+def test_an_unknown_callback_is_refused(customer_admin):
+    refused(
+        logged_in(customer_admin).get(reverse("integrations:callback"), {"code": "x", "state": "y"}),
+        "expired",
+    )
+
+
+def test_the_connect_endpoint_requires_post_and_login(customer, customer_admin):
+    assert (
+        logged_in(customer_admin).get(reverse("integrations:connect", args=[customer.pk])).status_code == 405
+    )
+    response = Client().post(reverse("integrations:connect", args=[customer.pk]))
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
+
+
+def test_without_organization_read_the_tenant_is_named_after_the_admins_domain(
+    customer, customer_admin, microsoft
+):
+    microsoft.rsps.replace(
+        responses.GET,
+        f"{GRAPH}/organization",
+        status=403,
+        json={"error": {"code": "Authorization_RequestDenied", "message": "Insufficient privileges"}},
+    )
+    client = logged_in(customer_admin)
+    query = sign_in(client, customer, microsoft)
+
+    consent_callback(client, admin_consent="True", tenant=TENANT, state=query["state"])
+
+    assert AzureConnection.objects.get().tenant_name == "contoso.com"
