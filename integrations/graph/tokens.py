@@ -52,6 +52,12 @@ _CREDENTIAL_CODES = frozenset(
     {"AADSTS7000215", "AADSTS7000222", "AADSTS700027", "AADSTS700024", "AADSTS7000218"}
 )
 _TENANT_CODES = frozenset({"AADSTS90002", "AADSTS900023"})
+# What the person reading the error should do, before Microsoft's own words.
+_ADVICE: dict[type[MicrosoftError], str] = {
+    ConsentRequiredError: "Admin consent for the portal is missing or was revoked in this tenant",
+    AppCredentialsError: "Microsoft rejected the portal's app credentials (AZURE_CLIENT_SECRET or certificate)",
+    TenantNotFoundError: "Microsoft does not know this tenant",
+}
 _TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
 
 
@@ -156,13 +162,13 @@ def msal_error(result: Mapping[str, Any], *, action: str = "complete the request
         (_TENANT_CODES, TenantNotFoundError),
     ):
         if hits := sorted(codes & group):
-            return cls(message, code=hits[0])
+            return cls(f"{_ADVICE[cls]} ({message})", code=hits[0])
     if error == "unauthorized_client" or (error == "invalid_client" and "consent" in description.lower()):
-        return ConsentRequiredError(message, code=fallback)
+        return ConsentRequiredError(f"{_ADVICE[ConsentRequiredError]} ({message})", code=fallback)
     if error == "invalid_client":
-        return AppCredentialsError(message, code=fallback)
+        return AppCredentialsError(f"{_ADVICE[AppCredentialsError]} ({message})", code=fallback)
     if error == "invalid_tenant":
-        return TenantNotFoundError(message, code=fallback)
+        return TenantNotFoundError(f"{_ADVICE[TenantNotFoundError]} ({message})", code=fallback)
     if error in _TRANSIENT_ERRORS:
         return TransientError(message, code=fallback)
     return MicrosoftError(message, code=fallback)

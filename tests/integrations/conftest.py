@@ -13,6 +13,34 @@ TENANT_ID = "11111111-2222-3333-4444-555555555555"
 
 
 @pytest.fixture
+def entra(settings, monkeypatch):
+    """The portal configured for the real Microsoft URLs (answered by `responses`)."""
+    from integrations.graph import tokens
+    from integrations.services import connections
+    from tests.integrations.graph_helpers import CLIENT_ID, CLIENT_SECRET, GRAPH, LOGIN
+
+    settings.AZURE_CLIENT_ID = CLIENT_ID
+    settings.AZURE_CLIENT_SECRET = CLIENT_SECRET
+    settings.AZURE_AUTHORITY_HOST = LOGIN
+    settings.GRAPH_API_URL = GRAPH
+    monkeypatch.setattr(connections, "CONSENT_RETRY_DELAY_SECONDS", 0)
+    tokens.reset_token_cache()
+    yield
+    tokens.reset_token_cache()
+
+
+@pytest.fixture
+def microsoft(entra):
+    """Microsoft's endpoints for one tenant, on `responses`."""
+    import responses
+
+    from tests.integrations.microsoft_responses import Microsoft
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield Microsoft(rsps)
+
+
+@pytest.fixture
 def connection(customer) -> AzureConnection:
     return AzureConnection.objects.create(customer=customer, tenant_id=TENANT_ID, tenant_name="Contoso Ltd")
 

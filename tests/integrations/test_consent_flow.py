@@ -14,107 +14,13 @@ from django.test import Client
 from django.urls import reverse
 
 from integrations import consent
-from integrations.graph import tokens
 from integrations.models import AzureConnection
-from integrations.services import connections
-from tests.integrations.graph_helpers import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    GRAPH,
-    LOGIN,
-    OTHER_TENANT,
-    TENANT,
-    fake_jwt,
-    openid_configuration,
-)
+from tests.integrations.graph_helpers import GRAPH, OTHER_TENANT, TENANT
+from tests.integrations.microsoft_responses import AUTH_CODE, Microsoft
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("entra")]
 
 CONNECT_CALLBACK = "http://testserver/integrations/azure/callback/"
-AUTH_CODE = "0.AUTHCODE-never-stored-anywhere"
-
-
-@pytest.fixture(autouse=True)
-def entra(settings, monkeypatch):
-    settings.AZURE_CLIENT_ID = CLIENT_ID
-    settings.AZURE_CLIENT_SECRET = CLIENT_SECRET
-    settings.AZURE_AUTHORITY_HOST = LOGIN
-    settings.GRAPH_API_URL = GRAPH
-    monkeypatch.setattr(connections, "CONSENT_RETRY_DELAY_SECONDS", 0)
-    tokens.reset_token_cache()
-    yield
-    tokens.reset_token_cache()
-
-
-class Microsoft:
-    """The Microsoft side of one flow, registered on `responses`."""
-
-    def __init__(self, rsps: responses.RequestsMock, *, signed_in_tid: str = TENANT) -> None:
-        self.rsps = rsps
-        self.signed_in_tid = signed_in_tid
-        self.nonce = ""
-        self.app_roles: list[list[str]] = [["User.Read.All"]]
-        self.id_token = ""
-        self.access_tokens: list[str] = []
-        rsps.get(
-            f"{LOGIN}/organizations/v2.0/.well-known/openid-configuration",
-            json=openid_configuration("organizations"),
-        )
-        for tenant in (TENANT, OTHER_TENANT):
-            rsps.get(
-                f"{LOGIN}/{tenant}/v2.0/.well-known/openid-configuration",
-                json=openid_configuration(tenant, tenant),
-            )
-        rsps.add_callback(
-            responses.POST, f"{LOGIN}/organizations/oauth2/v2.0/token", callback=self._redeem_code
-        )
-        for tenant in (TENANT, OTHER_TENANT):
-            rsps.add_callback(responses.POST, f"{LOGIN}/{tenant}/oauth2/v2.0/token", callback=self._app_token)
-        rsps.get(f"{GRAPH}/organization", json={"value": [{"id": TENANT, "displayName": "Contoso Ltd"}]})
-
-    def _redeem_code(self, request):
-        import json
-
-        body = parse_qs(request.body)
-        assert body["code"] == [AUTH_CODE]
-        assert "code_verifier" in body  # PKCE
-        self.id_token = fake_jwt(
-            aud=CLIENT_ID,
-            iss=f"{LOGIN}/{self.signed_in_tid}/v2.0",
-            tid=self.signed_in_tid,
-            nonce=self.nonce,
-            oid="admin-oid",
-            preferred_username="admin@contoso.com",
-            roles=None,
-        )
-        return (
-            200,
-            {},
-            json.dumps(
-                {
-                    "token_type": "Bearer",
-                    "expires_in": 3600,
-                    "access_token": fake_jwt(tid=self.signed_in_tid),
-                    "id_token": self.id_token,
-                    "scope": "openid profile",
-                }
-            ),
-        )
-
-    def _app_token(self, request):
-        import json
-
-        tenant = request.url.split("/")[3]
-        roles = self.app_roles.pop(0) if len(self.app_roles) > 1 else self.app_roles[0]
-        token = fake_jwt(tid=tenant, roles=roles)
-        self.access_tokens.append(token)
-        return 200, {}, json.dumps({"token_type": "Bearer", "expires_in": 3599, "access_token": token})
-
-
-@pytest.fixture
-def microsoft():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield Microsoft(rsps)
 
 
 def logged_in(user) -> Client:

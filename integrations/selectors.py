@@ -1,0 +1,62 @@
+"""Reads of the integration for pages, commands and the API."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from django.db.models import OuterRef, Subquery
+
+from integrations.models import AzureConnection, SyncRun
+
+
+@dataclass(frozen=True)
+class ConnectionStatus:
+    customer: str
+    customer_id: int
+    tenant_id: str
+    tenant_name: str
+    connected_at: datetime
+    last_sync_at: datetime | None
+    last_outcome: str | None
+    next_sync_at: datetime | None
+    health: str
+    health_reason: str
+    consecutive_failures: int
+
+    def as_dict(self) -> dict:
+        return {
+            key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in asdict(self).items()
+        }
+
+
+def connection_statuses() -> list[ConnectionStatus]:
+    """One status per connection, the last finished run's outcome included (one query)."""
+    last_outcome = (
+        SyncRun.objects.filter(connection=OuterRef("pk"), dry_run=False)
+        .exclude(status__in=SyncRun.ACTIVE_STATUSES)
+        .order_by("-created_at", "-id")
+        .values("status")[:1]
+    )
+    connections = (
+        AzureConnection.objects.select_related("customer")
+        .annotate(last_outcome=Subquery(last_outcome))
+        .order_by("customer__name")
+    )
+    return [
+        ConnectionStatus(
+            customer=connection.customer.name,
+            customer_id=connection.customer_id,
+            tenant_id=connection.tenant_id,
+            tenant_name=connection.tenant_name,
+            connected_at=connection.connected_at,
+            last_sync_at=connection.last_sync_at,
+            last_outcome=connection.last_outcome,
+            next_sync_at=connection.next_sync_at,
+            health=connection.health,
+            health_reason=connection.health_reason,
+            consecutive_failures=connection.consecutive_failures,
+        )
+        for connection in connections
+    ]
