@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class IntegrationsConfig(AppConfig):
@@ -6,3 +7,13 @@ class IntegrationsConfig(AppConfig):
 
     name = "integrations"
     verbose_name = "Entra ID integration"
+
+    def ready(self) -> None:
+        # The dispatcher schedule is created in code after every migrate (idempotently).
+        post_migrate.connect(_ensure_schedule, sender=self)
+
+
+def _ensure_schedule(**kwargs) -> None:
+    from integrations.services.scheduling import ensure_dispatch_schedule
+
+    ensure_dispatch_schedule()

@@ -168,6 +168,24 @@ class SyncRun(models.Model):
         SKIPPED = "skipped", "Skipped"
 
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+    RESULT_FIELDS = (
+        "status",
+        "finished_at",
+        "phase",
+        "error",
+        "error_kind",
+        "warnings",
+        "preview",
+        "fetched",
+        "created",
+        "updated",
+        "unchanged",
+        "skipped",
+        "skipped_by_reason",
+        "fields_changed",
+        "progress_done",
+        "progress_total",
+    )
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="sync_runs")
     connection = models.ForeignKey(
@@ -253,7 +271,8 @@ class SyncRun(models.Model):
         self.status = status
         self.finished_at = timezone.now()
         self.phase = ""
-        self.save()
+        # Never the connection: it may have been deleted (disconnect) meanwhile.
+        self.save_fields(*self.RESULT_FIELDS)
 
 
 class FieldChange(models.Model):

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Count
+from django.utils import timezone
 
-from integrations.models import AzureConnection, DirectoryUser, MappingAttribute, SiteMapping
+from integrations.models import AzureConnection, DirectoryUser, MappingAttribute, SiteMapping, SyncRun
 from integrations.sync.loaders import MIRROR_ATTRIBUTE
 from integrations.sync.values import value_key
 from portal.customers.models import Site
@@ -69,10 +70,25 @@ def mapping_set(
         site, _ = Site.objects.get_or_create(customer=connection.customer, name=name[:200])
     if site.customer_id != connection.customer_id:
         raise MappingError("That site belongs to another customer.")
+    first = not connection.mappings.exists()
     mapping, _ = SiteMapping.objects.update_or_create(
         connection=connection, value_key=value_key(value), defaults={"value": value.strip(), "site": site}
     )
+    if first:
+        _start_initial_import(connection)
     return mapping
+
+
+def _start_initial_import(connection: AzureConnection) -> None:
+    """The first mapping of a new connection starts the initial import (R5)."""
+    from integrations.services.runs import run_enqueue
+
+    if SyncRun.objects.filter(connection=connection, status=SyncRun.Status.SUCCEEDED, dry_run=False).exists():
+        return
+    AzureConnection.objects.filter(pk=connection.pk, next_sync_at__isnull=True).update(
+        next_sync_at=timezone.now()
+    )
+    run_enqueue(connection=connection, trigger=SyncRun.Trigger.INITIAL)
 
 
 def mapping_remove(*, connection: AzureConnection, value: str) -> bool:

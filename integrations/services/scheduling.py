@@ -19,3 +19,22 @@ def due_connections() -> list[AzureConnection]:
         .distinct()
         .order_by("next_sync_at")
     )
+
+
+DISPATCH_SCHEDULE_NAME = "Entra ID: queue due syncs"
+DISPATCH_EVERY_MINUTES = 5
+
+
+def ensure_dispatch_schedule() -> None:
+    """Create (or repair) the one django-q2 schedule that drives automatic syncs. Idempotent."""
+    from django_q.models import Schedule
+
+    Schedule.objects.update_or_create(
+        name=DISPATCH_SCHEDULE_NAME,
+        defaults={
+            "func": "integrations.tasks.dispatch_due_syncs",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": DISPATCH_EVERY_MINUTES,
+            "repeats": -1,
+        },
+    )

@@ -1,0 +1,104 @@
+"""Queueing syncs: Sync now (R13), the initial import, the scheduler's runs.
+
+A run is created `queued` and handed to a django-q2 worker, which calls
+`run_sync`. At most one run per connection is queued or running at a time;
+asking again says so instead of starting another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.models import AzureConnection, SyncRun
+from integrations.sync.lease import is_leased
+
+# A queued run no worker picked up within this time is considered lost
+# (the broker was flushed, the task failed before starting).
+QUEUED_RUN_TIMEOUT = timedelta(seconds=settings.Q_CLUSTER["retry"])
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    run: SyncRun
+    started: bool  # False: an active run already existed and is returned instead
+
+    @property
+    def message(self) -> str:
+        if self.started:
+            return "Sync started. Contacts update as soon as it finishes."
+        state = "queued" if self.run.status == SyncRun.Status.QUEUED else "running"
+        return f"A sync is already {state} for this customer; no new one was started."
+
+
+def active_run(connection: AzureConnection) -> SyncRun | None:
+    """The run that is really queued or running for the connection, if any."""
+    reap_abandoned_runs(connection=connection)
+    return (
+        SyncRun.objects.filter(connection=connection, status__in=SyncRun.ACTIVE_STATUSES, dry_run=False)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def run_enqueue(
+    *, connection: AzureConnection, trigger: str, requested_by: AbstractBaseUser | None = None
+) -> Enqueued:
+    """Queue a sync unless one is already queued or running (checked under a row lock)."""
+    user = requested_by if requested_by is not None and requested_by.is_authenticated else None
+    with transaction.atomic():
+        AzureConnection.objects.select_for_update().filter(pk=connection.pk).first()
+        existing = active_run(connection)
+        if existing is not None:
+            return Enqueued(run=existing, started=False)
+        run = SyncRun.objects.create(
+            customer_id=connection.customer_id,
+            connection=connection,
+            tenant_id=connection.tenant_id,
+            trigger=trigger,
+            requested_by=user,
+        )
+        transaction.on_commit(lambda: _hand_to_worker(run))
+    return Enqueued(run=run, started=True)
+
+
+def sync_now(*, connection: AzureConnection, requested_by: AbstractBaseUser | None) -> Enqueued:
+    """The Sync now button (admin action, portal, management page)."""
+    return run_enqueue(connection=connection, trigger=SyncRun.Trigger.MANUAL, requested_by=requested_by)
+
+
+def reap_abandoned_runs(*, connection: AzureConnection | None = None) -> int:
+    """Close runs whose worker vanished (killed mid-run, or never picked the task up).
+
+    A running run is alive only while its connection's lease is held; a
+    queued run only until the task queue's retry window has passed.
+    """
+    now = timezone.now()
+    runs = SyncRun.objects.filter(status__in=SyncRun.ACTIVE_STATUSES).select_related("connection")
+    if connection is not None:
+        runs = runs.filter(connection=connection)
+    reaped = 0
+    for run in runs:
+        if run.status == SyncRun.Status.RUNNING and run.connection and not is_leased(run.connection):
+            reason = "The worker running this sync stopped unexpectedly; the next run will pick up from here."
+        elif run.status == SyncRun.Status.QUEUED and run.created_at < now - QUEUED_RUN_TIMEOUT:
+            reason = "No worker picked this sync up in time. Is the task worker (qcluster) running?"
+        elif run.connection is None:
+            reason = "The connection was disconnected."
+        else:
+            continue
+        reaped += SyncRun.objects.filter(pk=run.pk, status=run.status).update(
+            status=SyncRun.Status.FAILED, finished_at=now, error=reason, error_kind="abandoned"
+        )
+    return reaped
+
+
+def _hand_to_worker(run: SyncRun) -> None:
+    from django_q.tasks import async_task
+
+    async_task("integrations.tasks.execute_run", run.pk, task_name=f"sync-run-{run.pk}", group="azure-sync")

@@ -1,0 +1,35 @@
+"""django-q2 task entry points: thin callers of the services and `run_sync`."""
+
+from __future__ import annotations
+
+import logging
+
+from integrations.models import SyncRun
+from integrations.services import runs
+from integrations.services.scheduling import due_connections
+from integrations.sync.runner import run_sync
+
+logger = logging.getLogger(__name__)
+
+
+def execute_run(run_id: int) -> str:
+    """Execute one queued run (Sync now, initial import or scheduled)."""
+    run = SyncRun.objects.select_related("connection").filter(pk=run_id).first()
+    if run is None or run.status != SyncRun.Status.QUEUED:
+        return f"run {run_id}: nothing to do"
+    if run.connection is None:
+        run.cancel("Cancelled: the connection was disconnected.")
+        return f"run {run_id}: cancelled"
+    run = run_sync(run.connection, trigger=run.trigger, run=run)
+    return f"run {run_id}: {run.status}"
+
+
+def dispatch_due_syncs() -> int:
+    """The scheduler's job: queue a run for every connection whose next sync is due."""
+    runs.reap_abandoned_runs()
+    started = 0
+    for connection in due_connections():
+        started += runs.run_enqueue(connection=connection, trigger=SyncRun.Trigger.SCHEDULED).started
+    if started:
+        logger.info("Queued %d scheduled sync(s)", started)
+    return started
