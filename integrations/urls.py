@@ -1,13 +1,20 @@
-"""URLs of the Entra ID integration (consent flow and management pages)."""
+"""URLs of the Entra ID integration: the consent flow and the customer-facing pages."""
 
 from django.urls import path
 
-from integrations.views import consent, manage
+from integrations.views import audit, consent, manage, mapping, runs
 
 app_name = "integrations"
+customer = "azure/customers/<int:customer_id>/"
 urlpatterns = [
     path("azure/connect/<int:customer_id>/", consent.connect_start, name="connect"),
     path("azure/callback/", consent.callback, name="callback"),
-    path("azure/customers/<int:customer_id>/", manage.manage, name="manage"),
-    path("azure/customers/<int:customer_id>/disconnect/", manage.disconnect, name="disconnect"),
+    path(customer, manage.manage, name="manage"),
+    path(customer + "sync/", manage.sync_now, name="sync_now"),
+    path(customer + "disconnect/", manage.disconnect, name="disconnect"),
+    path(customer + "mapping/", mapping.mapping_editor, name="mapping"),
+    path(customer + "runs/<int:run_id>/", runs.run_detail, name="run"),
+    path(customer + "runs/<int:run_id>/progress.json", runs.run_progress, name="run_progress"),
+    path(customer + "audit/", audit.audit_log, name="audit"),
+    path(customer + "audit.csv", audit.audit_csv, name="audit_csv"),
 ]

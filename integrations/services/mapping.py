@@ -107,3 +107,60 @@ def attribute_set(*, connection: AzureConnection, attribute: str) -> None:
         connection.mappings.all().delete()
         connection.mapping_attribute = attribute
         connection.save(update_fields=["mapping_attribute"])
+
+
+NEW_SITE = "__new__"
+
+
+@dataclass(frozen=True)
+class MappingChoice:
+    """What the editor chose for one value: a site id, NEW_SITE, or None (leave unmapped)."""
+
+    value: str
+    target: int | str | None
+
+
+def mapping_save(*, connection: AzureConnection, attribute: str, choices: list[MappingChoice]) -> bool:
+    """Save the whole mapping editor at once; returns True when it changed anything."""
+    changed = attribute != connection.mapping_attribute
+    with transaction.atomic():
+        attribute_set(connection=connection, attribute=attribute)
+        current = dict(connection.mappings.values_list("value_key", "site_id"))
+        sites = {site.pk: site for site in Site.objects.filter(customer=connection.customer)}
+        for choice in choices:
+            key = value_key(choice.value)
+            if choice.target is None:
+                changed |= mapping_remove(connection=connection, value=choice.value)
+            elif choice.target == NEW_SITE:
+                mapping = mapping_set(connection=connection, value=choice.value, new_site_name=choice.value)
+                changed |= current.get(key) != mapping.site_id
+            else:
+                site = sites.get(int(choice.target))
+                if site is None:
+                    raise MappingError("That site belongs to another customer.")
+                changed |= current.get(key) != site.pk
+                mapping_set(connection=connection, value=choice.value, site=site)
+    return changed
+
+
+def proposed_mapping(
+    *, connection: AzureConnection, choices: list[MappingChoice]
+) -> tuple[dict[str, int], dict[int, str]]:
+    """The value → site map a preview plans with, without saving anything.
+
+    Sites still to be created get placeholder (negative) ids; returns the map
+    and the placeholder names, so the preview can name them.
+    """
+    sites = set(Site.objects.filter(customer=connection.customer).values_list("pk", flat=True))
+    proposed: dict[str, int] = {}
+    new_sites: dict[int, str] = {}
+    for choice in choices:
+        if choice.target is None:
+            continue
+        if choice.target == NEW_SITE:
+            placeholder = -(len(new_sites) + 1)
+            new_sites[placeholder] = f"{choice.value.strip()} (new)"
+            proposed[value_key(choice.value)] = placeholder
+        elif int(choice.target) in sites:
+            proposed[value_key(choice.value)] = int(choice.target)
+    return proposed, new_sites

@@ -40,16 +40,24 @@ def active_run(connection: AzureConnection) -> SyncRun | None:
     """The run that is really queued or running for the connection, if any."""
     reap_abandoned_runs(connection=connection)
     return (
-        SyncRun.objects.filter(connection=connection, status__in=SyncRun.ACTIVE_STATUSES, dry_run=False)
+        SyncRun.objects.filter(connection=connection, status__in=SyncRun.ACTIVE_STATUSES)
         .order_by("-created_at")
         .first()
     )
 
 
 def run_enqueue(
-    *, connection: AzureConnection, trigger: str, requested_by: AbstractBaseUser | None = None
+    *,
+    connection: AzureConnection,
+    trigger: str,
+    requested_by: AbstractBaseUser | None = None,
+    dry_run: bool = False,
 ) -> Enqueued:
-    """Queue a sync unless one is already queued or running (checked under a row lock)."""
+    """Queue a sync unless one is already queued or running (checked under a row lock).
+
+    A dry run reads the directory and plans without writing contacts: it is
+    how a new connection learns the offices/departments to map.
+    """
     user = requested_by if requested_by is not None and requested_by.is_authenticated else None
     with transaction.atomic():
         AzureConnection.objects.select_for_update().filter(pk=connection.pk).first()
@@ -62,9 +70,17 @@ def run_enqueue(
             tenant_id=connection.tenant_id,
             trigger=trigger,
             requested_by=user,
+            dry_run=dry_run,
         )
         transaction.on_commit(lambda: _hand_to_worker(run))
     return Enqueued(run=run, started=True)
+
+
+def directory_read(*, connection: AzureConnection, requested_by: AbstractBaseUser | None) -> Enqueued:
+    """Read the tenant into the mirror (a dry run) so its values can be mapped."""
+    return run_enqueue(
+        connection=connection, trigger=SyncRun.Trigger.INITIAL, requested_by=requested_by, dry_run=True
+    )
 
 
 def sync_now(*, connection: AzureConnection, requested_by: AbstractBaseUser | None) -> Enqueued:

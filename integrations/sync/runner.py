@@ -201,9 +201,17 @@ def _read_pages(
 
 
 def plan_for_connection(
-    connection: AzureConnection, *, mapping: dict[str, int] | None = None, attribute: str | None = None
+    connection: AzureConnection,
+    *,
+    mapping: dict[str, int] | None = None,
+    attribute: str | None = None,
+    new_sites: dict[int, str] | None = None,
 ) -> SyncPlan:
-    """The plan for a connection from its mirror; `mapping`/`attribute` preview unsaved choices."""
+    """The plan for a connection from its mirror.
+
+    `mapping`, `attribute` and `new_sites` (placeholder ids of sites still to
+    be created) let the mapping editor preview unsaved choices.
+    """
     attribute = attribute or connection.mapping_attribute
     site_by_value = mapping if mapping is not None else loaders.site_by_value(connection)
     return build_plan(
@@ -211,7 +219,7 @@ def plan_for_connection(
         attribute=loaders.MIRROR_ATTRIBUTE[attribute],
         site_by_value=site_by_value,
         contacts=loaders.contact_states(connection.customer_id),
-        site_names=loaders.site_names(connection.customer_id),
+        site_names={**loaders.site_names(connection.customer_id), **(new_sites or {})},
     )
 
 

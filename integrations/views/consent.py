@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from integrations import consent, permissions
 from integrations.graph.errors import MicrosoftError
+from integrations.services import runs
 from integrations.services.connections import (
     ConnectError,
     connection_connect,
@@ -80,7 +82,7 @@ def _finish_consent(request: HttpRequest, params: dict[str, str]) -> HttpRespons
     try:
         verify_tenant_access(verified.tenant_id)
         tenant_name = read_tenant_name(verified.tenant_id, fallback=verified.tenant_hint)
-        connection_connect(
+        connection = connection_connect(
             customer=customer,
             tenant_id=verified.tenant_id,
             tenant_name=tenant_name,
@@ -93,7 +95,18 @@ def _finish_consent(request: HttpRequest, params: dict[str, str]) -> HttpRespons
     logger.info(
         "Customer %s connected to tenant %s by user %s", customer.pk, verified.tenant_id, request.user.pk
     )
-    return redirect("integrations:manage", customer_id=customer.pk)
+    if connection.mappings.exists():  # a reconnect: the mapping is still there
+        messages.success(
+            request, f"{customer.name} is connected to {tenant_name or verified.tenant_id} again."
+        )
+        return redirect("integrations:manage", customer_id=customer.pk)
+    runs.directory_read(connection=connection, requested_by=request.user)
+    messages.success(
+        request,
+        f"Connected to {tenant_name or verified.tenant_id}. The directory is being read; "
+        "map its offices or departments to your sites to start the import.",
+    )
+    return redirect("integrations:mapping", customer_id=customer.pk)
 
 
 def refused(

@@ -1,45 +1,55 @@
-"""The connection's management page and disconnect (R14, R15), for customer admins and staff."""
+"""The connection's management page, Sync now and Disconnect (R13-R15)."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
 
 from integrations import permissions
 from integrations.models import AzureConnection
+from integrations.services import runs
 from integrations.services.connections import REMOVE_APP_INSTRUCTIONS, connection_disconnect
-from portal.customers.models import Customer
-
-
-def _customer_for(request: HttpRequest, customer_id: int, *, manage: bool) -> Customer:
-    customer = get_object_or_404(Customer, pk=customer_id)
-    (permissions.require_manage if manage else permissions.require_view)(request.user, customer)
-    return customer
+from integrations.sync.plan import SkipReason
+from integrations.views.common import connection_for, customer_for
 
 
 @login_required
 def manage(request: HttpRequest, customer_id: int) -> HttpResponse:
-    customer = _customer_for(request, customer_id, manage=False)
+    customer = customer_for(request, customer_id)
     connection = AzureConnection.objects.filter(customer=customer).first()
+    recent = list(customer.sync_runs.select_related("requested_by")[:10])
     context = {
         "customer": customer,
         "connection": connection,
         "can_manage": permissions.can_manage(request.user, customer),
-        "mappings": connection.mappings.select_related("site") if connection else [],
-        "runs": customer.sync_runs.all()[:10],
+        "mappings": connection.mappings.select_related("site").order_by("value") if connection else [],
+        "runs": recent,
+        "last_run": next((r for r in recent if not r.dry_run and not r.is_active), None),
+        "active_run": runs.active_run(connection) if connection else None,
+        "skip_labels": SkipReason.LABELS,
+        "instructions": REMOVE_APP_INSTRUCTIONS,
     }
     return render(request, "integrations/manage.html", context)
+
+
+@login_required
+@require_POST
+def sync_now(request: HttpRequest, customer_id: int) -> HttpResponse:
+    customer = customer_for(request, customer_id, manage=True)
+    result = runs.sync_now(connection=connection_for(customer), requested_by=request.user)
+    (messages.success if result.started else messages.info)(request, result.message)
+    return redirect("integrations:run", customer_id=customer.pk, run_id=result.run.pk)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def disconnect(request: HttpRequest, customer_id: int) -> HttpResponse:
     """GET asks for confirmation (what stays, what goes); POST disconnects."""
-    customer = _customer_for(request, customer_id, manage=True)
-    connection = get_object_or_404(AzureConnection, customer=customer)
+    customer = customer_for(request, customer_id, manage=True)
+    connection = connection_for(customer)
     if request.method == "POST":
         instructions = connection_disconnect(connection=connection)
         messages.success(request, f"{customer.name} is disconnected from Entra ID. {instructions}")

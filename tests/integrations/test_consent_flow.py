@@ -64,7 +64,7 @@ def test_a_customer_admin_connects_through_sign_in_and_consent(customer, custome
     response = consent_callback(client, admin_consent="True", tenant=TENANT, state=query["state"])
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("integrations:manage", args=[customer.pk])
+    assert response["Location"] == reverse("integrations:mapping", args=[customer.pk])
     connection = AzureConnection.objects.get()
     assert (connection.customer, connection.tenant_id, connection.tenant_name) == (
         customer,

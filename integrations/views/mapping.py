@@ -1,0 +1,108 @@
+"""The mapping editor (R4): attribute, each value → a site, a preview before saving."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from integrations.models import DirectoryUser, MappingAttribute, SyncRun
+from integrations.services import mapping as mapping_service
+from integrations.services import runs
+from integrations.services.mapping import NEW_SITE, MappingChoice, MappingError
+from integrations.sync.preview import summarize_plan
+from integrations.sync.runner import plan_for_connection
+from integrations.views.common import connection_for, customer_for
+
+UNMAPPED = ""
+MAX_ROWS = 5000  # distinct values a form may carry
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def mapping_editor(request: HttpRequest, customer_id: int) -> HttpResponse:
+    customer = customer_for(request, customer_id, manage=True)
+    connection = connection_for(customer)
+    attribute = request.POST.get("attribute") or request.GET.get("attribute") or connection.mapping_attribute
+    if attribute not in MappingAttribute.values:
+        attribute = connection.mapping_attribute
+    values = mapping_service.attribute_values(connection=connection, attribute=attribute)
+    same_attribute = attribute == connection.mapping_attribute
+    preview = None
+    if request.method == "POST":
+        choices = _choices_from(request)
+        if request.POST.get("action") == "save":
+            try:
+                changed = mapping_service.mapping_save(
+                    connection=connection, attribute=attribute, choices=choices
+                )
+            except MappingError as exc:
+                messages.error(request, str(exc))
+                return redirect("integrations:mapping", customer_id=customer.pk)
+            return _after_save(request, connection, changed)
+        proposed, new_sites = mapping_service.proposed_mapping(connection=connection, choices=choices)
+        plan = plan_for_connection(connection, mapping=proposed, attribute=attribute, new_sites=new_sites)
+        preview = summarize_plan(plan)
+        selected = {value_choice.value: value_choice.target for value_choice in choices}
+    else:
+        selected = {v.value: (v.site.pk if v.site and same_attribute else UNMAPPED) for v in values}
+    reading = runs.active_run(connection)
+    context = {
+        "customer": customer,
+        "connection": connection,
+        "attribute": attribute,
+        "attributes": MappingAttribute.choices,
+        "rows": [
+            {"value": v.value, "users": v.user_count, "selected": str(selected.get(v.value, UNMAPPED) or "")}
+            for v in values
+        ],
+        "sites": customer.sites.order_by("name"),
+        "new_site": NEW_SITE,
+        "preview": preview,
+        "directory_read": DirectoryUser.objects.filter(connection=connection).exists(),
+        "reading_run": reading,
+    }
+    return render(request, "integrations/mapping.html", context)
+
+
+def _choices_from(request: HttpRequest) -> list[MappingChoice]:
+    """One choice per row of the submitted form; each row carries its value, so a
+    directory change between showing and saving the form cannot shift choices."""
+    try:
+        rows = min(int(request.POST.get("rows", "0")), MAX_ROWS)
+    except ValueError:
+        rows = 0
+    choices = []
+    for index in range(rows):
+        value = request.POST.get(f"value-{index}", "").strip()[:128]
+        raw = request.POST.get(f"target-{index}", UNMAPPED)
+        if not value:
+            continue
+        if raw == NEW_SITE:
+            target: int | str | None = NEW_SITE
+        elif raw.isdigit():
+            target = int(raw)
+        else:
+            target = None
+        choices.append(MappingChoice(value=value, target=target))
+    return choices
+
+
+def _after_save(request: HttpRequest, connection, changed: bool) -> HttpResponse:
+    """Saving starts the sync (the first mapping already queued the initial import)."""
+    result = runs.sync_now(connection=connection, requested_by=request.user)
+    if not changed:
+        messages.info(request, "The mapping was already like this. " + result.message)
+    elif result.started:
+        messages.success(request, "Mapping saved. " + result.message)
+    else:
+        messages.success(
+            request,
+            "Mapping saved. A sync is already running; if it began before this change, "
+            "click Sync now when it finishes to apply the new mapping at once.",
+        )
+    if result.run.trigger == SyncRun.Trigger.INITIAL or result.started:
+        return redirect("integrations:run", customer_id=connection.customer_id, run_id=result.run.pk)
+    return redirect("integrations:manage", customer_id=connection.customer_id)

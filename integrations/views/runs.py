@@ -1,0 +1,64 @@
+"""A run's page and the small JSON endpoint its progress bar polls."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from integrations.models import SyncRun
+from integrations.sync.plan import SkipReason
+from integrations.views.common import customer_for, run_for
+
+
+@login_required
+@require_GET
+def run_detail(request: HttpRequest, customer_id: int, run_id: int) -> HttpResponse:
+    customer = customer_for(request, customer_id)
+    run = run_for(customer, run_id)
+    context = {
+        "customer": customer,
+        "run": run,
+        "here": f"Run #{run.pk}",
+        "progress": run_progress_data(run),
+        "skips": [
+            (SkipReason.LABELS.get(reason, reason), count) for reason, count in run.skipped_by_reason.items()
+        ],
+    }
+    return render(request, "integrations/run.html", context)
+
+
+@login_required
+@require_GET
+def run_progress(request: HttpRequest, customer_id: int, run_id: int) -> JsonResponse:
+    customer = customer_for(request, customer_id)
+    return JsonResponse(run_progress_data(run_for(customer, run_id)))
+
+
+def run_progress_data(run: SyncRun) -> dict:
+    """Everything the run page updates while the run works; nothing secret."""
+    percent = None
+    if run.progress_total:
+        percent = min(100, round(100 * run.progress_done / run.progress_total))
+    if run.status == SyncRun.Status.SUCCEEDED:
+        percent = 100
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "active": run.is_active,
+        "phase": run.phase,
+        "done": run.progress_done,
+        "total": run.progress_total,
+        "percent": percent,
+        "counts": {
+            "fetched": run.fetched,
+            "created": run.created,
+            "updated": run.updated,
+            "unchanged": run.unchanged,
+            "skipped": run.skipped,
+            "fields_changed": run.fields_changed,
+        },
+        "error": run.error,
+    }

@@ -1,0 +1,39 @@
+// Live progress for sync runs: polls the run's JSON endpoint every 2 seconds
+// while it is queued or running, and updates the page in place.
+(function () {
+  "use strict";
+  function update(box, data) {
+    var bar = box.querySelector("[data-progress-bar]");
+    if (bar) {
+      if (data.percent === null) { bar.removeAttribute("value"); } else { bar.value = data.percent; }
+    }
+    var text = box.querySelector("[data-progress-text]");
+    if (text) { text.textContent = data.done + (data.total ? " of " + data.total : "") + (box.hasAttribute("data-reload-when-done") ? " users so far" : ""); }
+    var status = box.querySelector("[data-status]");
+    if (status) { status.textContent = data.status_label; }
+    var phase = box.querySelector("[data-phase]");
+    if (phase) { phase.textContent = data.phase; }
+    Object.keys(data.counts).forEach(function (key) {
+      var cell = box.querySelector('[data-count="' + key + '"]');
+      if (cell && key !== "updated") { cell.textContent = data.counts[key]; }
+      if (cell && key === "updated") { cell.firstChild.textContent = data.counts.updated + " "; }
+    });
+    var error = box.querySelector("[data-error]");
+    if (error && data.error) { error.textContent = data.error; error.hidden = false; }
+  }
+  function poll(box) {
+    fetch(box.getAttribute("data-progress-url"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.json(); })
+      .then(function (data) {
+        update(box, data);
+        if (data.active) {
+          box.setAttribute("data-was-active", "");
+          setTimeout(function () { poll(box); }, 2000);
+        } else if (box.hasAttribute("data-reload-when-done") || box.hasAttribute("data-was-active")) {
+          window.location.reload();  // show the finished run's full details
+        }
+      })
+      .catch(function () { setTimeout(function () { poll(box); }, 5000); });
+  }
+  document.querySelectorAll("[data-progress-url]").forEach(poll);
+})();
