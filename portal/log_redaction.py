@@ -19,9 +19,10 @@ _PATTERNS = [
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/]+=*"),
     # Anything shaped like a JWT (header.payload.signature, base64url).
     re.compile(r"eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*"),
-    # OAuth parameters that carry secrets, in URLs, forms or JSON.
+    # OAuth parameters that carry secrets, in URLs, forms or JSON. The
+    # lookbehind keeps words that merely end in one (postcode, error_code).
     re.compile(
-        r"(?i)((?:code|client_secret|access_token|refresh_token|id_token|client_assertion|code_verifier)"
+        r"(?i)((?<![A-Za-z0-9_])(?:code|client_secret|access_token|refresh_token|id_token|client_assertion|code_verifier)"
         r"[\"']?\s*[=:]\s*[\"']?)[^&\s\"',}]+"
     ),
 ]
