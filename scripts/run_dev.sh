@@ -33,8 +33,23 @@ stop() {
 }
 trap stop INT TERM EXIT
 
+# A local Microsoft (identity platform + Graph) so the whole product runs
+# without an Azure account; it writes the settings that point the portal at it.
+mkdir -p var
+rm -f var/simulator.env
+start simulator "$PY" manage.py microsoft_simulator --port "${SIMULATOR_PORT:-8443}" \
+    --users "${SIMULATOR_USERS:-2000}" --seed 1 --state-file var/simulator-state.json
+for _ in $(seq 1 100); do
+    [ -s var/simulator.env ] && break
+    sleep 0.2
+done
+[ -s var/simulator.env ] || { echo "the Microsoft simulator did not start" >&2; exit 1; }
+set -a
+# shellcheck disable=SC1091
+. var/simulator.env
+set +a
+
 start web "$PY" manage.py runserver "$HOST:$PORT"
-# More processes join here (the Microsoft simulator, a django-q2 worker):
-# start worker "$PY" manage.py qcluster
+start worker "$PY" manage.py qcluster
 
 wait -n

@@ -92,7 +92,9 @@ class GraphClient:
             url = f"{self._base}/users/delta?$select={SELECT}&$top={_page_size(page_size)}"
         else:
             url = self._own_link(delta_link, "delta link")
-        return self._pages(url, delta=True)
+        # /users/delta ignores $top; its page size is asked for with this header.
+        # Reference: https://learn.microsoft.com/en-us/graph/paging
+        return self._pages(url, delta=True, prefer=f"odata.maxpagesize={_page_size(page_size)}")
 
     def iter_users(self, *, page_size: int = MAX_PAGE_SIZE) -> Iterator[UserPage]:
         """Pages of `/users` (a plain listing, no delta link)."""
@@ -129,9 +131,9 @@ class GraphClient:
         return purposes
 
     # -- paging -------------------------------------------------------------------------
-    def _pages(self, url: str, *, delta: bool) -> Iterator[UserPage]:
+    def _pages(self, url: str, *, delta: bool, prefer: str | None = None) -> Iterator[UserPage]:
         while True:
-            body = self._call("GET", url, delta=delta)
+            body = self._call("GET", url, delta=delta, prefer=prefer)
             page = self._parse_page(body, delta=delta, what=_what("GET", url))
             yield page
             if page.next_link is None:
@@ -267,9 +269,11 @@ class GraphClient:
         json: dict[str, Any] | None = None,
         delta: bool = False,
         forbidden: type[MicrosoftError] = ConsentRequiredError,
+        prefer: str | None = None,
     ) -> dict[str, Any]:
         """Send until success or a final answer; return the JSON object of a 2xx."""
         what = _what(method, url)
+        headers = {"Accept": "application/json", **({"Prefer": prefer} if prefer else {})}
         failures = 0
         refreshed = False
         while True:
@@ -279,7 +283,7 @@ class GraphClient:
                     method,
                     url,
                     json=json,
-                    headers={"Authorization": f"Bearer {token.token}", "Accept": "application/json"},
+                    headers={**headers, "Authorization": f"Bearer {token.token}"},
                 )
             except (
                 requests.ConnectionError,

@@ -80,6 +80,8 @@ def run_sync(
         return run
     try:
         run.start()
+        # Callers may hold a stale copy (delta link, mapping attribute): read it anew under the lease.
+        connection = AzureConnection.objects.get(pk=connection.pk)
         _execute(connection, run, lease, client_factory or default_client_factory)
     except LeaseLost as exc:
         run.cancel(f"Stopped: {exc}")

@@ -1,8 +1,10 @@
-"""Staff admin for customers, sites, contacts and memberships."""
+"""Staff admin for customers, sites, contacts and memberships; the Entra ID
+integration adds its actions and buttons through mixins (`integrations.admin.customers`)."""
 
 from django.contrib import admin
 from django.db.models import Count
 
+from integrations.admin.customers import CustomerIntegrationAdminMixin, SiteIntegrationAdminMixin
 from portal.customers.models import Contact, Customer, Membership, Site
 
 
@@ -20,11 +22,13 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(CustomerIntegrationAdminMixin, admin.ModelAdmin):
     list_display = ["name", "plan", "site_count", "contact_count", "created_at"]
     list_filter = ["plan"]
     search_fields = ["name"]
     inlines = [SiteInline, MembershipInline]
+    # Shown only to staff with the integration permission (`permissions=["manage_azure"]`).
+    actions = ["azure_import", "azure_sync_now", "azure_disconnect"]
 
     def get_queryset(self, request):
         return (
@@ -45,7 +49,7 @@ class CustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(SiteIntegrationAdminMixin, admin.ModelAdmin):
     list_display = ["name", "customer", "contact_count"]
     list_filter = [("customer", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "customer__name"]

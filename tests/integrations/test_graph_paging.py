@@ -286,3 +286,16 @@ def test_a_simulator_origin_is_honoured_when_graph_api_url_points_at_it(rsps, se
     client = GraphClient(TENANT, token_getter=TokenRecorder(), sleep=lambda seconds: None)
 
     assert len(list(client.iter_user_delta())) == 2
+
+
+@responses.activate
+def test_delta_requests_ask_for_the_page_size_with_the_prefer_header():
+    responses.get(
+        f"{GRAPH}/users/delta",
+        json={"value": [], "@odata.deltaLink": f"{GRAPH}/users/delta?$deltatoken=x"},
+    )
+    client = GraphClient(TENANT, token_getter=TokenRecorder(), sleep=lambda s: None)
+
+    list(client.iter_user_delta(page_size=500))
+
+    assert responses.calls[0].request.headers["Prefer"] == "odata.maxpagesize=500"

@@ -208,6 +208,8 @@ class Command(BaseCommand):
         certificate = None
         if settings.AZURE_CLIENT_CERTIFICATE_PATH and Path(settings.AZURE_CLIENT_CERTIFICATE_PATH).exists():
             certificate = Path(settings.AZURE_CLIENT_CERTIFICATE_PATH).read_bytes()
+        if options["state_file"]:
+            options["state_file"].parent.mkdir(parents=True, exist_ok=True)
         try:
             sim = start_simulator(
                 options["port"],

@@ -1,0 +1,129 @@
+"""Connections: read-only, with the site mapping inline; Sync now and Disconnect as actions."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from integrations.admin import operations
+from integrations.admin.base import IntegrationAdmin, changes_url
+from integrations.models import AzureConnection, SiteMapping
+from integrations.permissions import is_integration_staff
+from integrations.sync.lease import is_leased
+
+
+class SiteMappingInline(admin.TabularInline):
+    """Shown, not edited: the mapping is saved through the mapping services (portal mapping page)."""
+
+    model = SiteMapping
+    fields = ["value", "site"]
+    readonly_fields = ["value", "site"]
+    extra = 0
+    verbose_name_plural = "Site mapping (edit it on the portal's mapping page)"
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("site")
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return is_integration_staff(request.user)
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(AzureConnection)
+class AzureConnectionAdmin(IntegrationAdmin):
+    """Created only by the consent flow or `azure_connect`; removed only by Disconnect
+    (which cancels queued runs and keeps contacts), never by an ORM delete."""
+
+    list_display = [
+        "customer",
+        "tenant_name",
+        "tenant_id",
+        "health",
+        "last_sync_at",
+        "next_sync_at",
+        "connected_at",
+    ]
+    list_filter = ["health", "mapping_attribute"]
+    search_fields = ["customer__name", "tenant_id", "tenant_name"]
+    list_select_related = ["customer"]
+    inlines = [SiteMappingInline]
+    actions = ["sync_now", "disconnect"]
+    change_form_template = "admin/integrations/azureconnection/change_form.html"
+    # The delta link and the run lease are internals: shown as dates and a flag only.
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "customer",
+                    "tenant_name",
+                    "tenant_id",
+                    "mapping_attribute",
+                    "connected_at",
+                    "connected_by",
+                ]
+            },
+        ),
+        (
+            "Schedule and health",
+            {
+                "fields": [
+                    "last_sync_at",
+                    "next_sync_at",
+                    "sync_in_progress",
+                    "health",
+                    "health_reason",
+                    "consecutive_failures",
+                    "history",
+                ]
+            },
+        ),
+        (
+            "Directory reading",
+            {"fields": ["full_pass_completed_at", "delta_link_saved_at", "mailbox_settings_readable"]},
+        ),
+    ]
+    readonly_fields = ["sync_in_progress", "history"]
+
+    @admin.display(description="Sync in progress", boolean=True)
+    def sync_in_progress(self, obj: AzureConnection) -> bool:
+        return is_leased(obj)
+
+    @admin.display(description="History")
+    def history(self, obj: AzureConnection):
+        runs_url = f"{reverse('admin:integrations_syncrun_changelist')}?customer__id__exact={obj.customer_id}"
+        return format_html(
+            '<a href="{}">Sync runs</a> · <a href="{}">Audit log</a>',
+            runs_url,
+            changes_url(customer__id__exact=obj.customer_id),
+        )
+
+    @admin.action(description="Sync now", permissions=["manage_azure"])
+    def sync_now(self, request: HttpRequest, queryset) -> None:
+        operations.sync_customers(self, request, [c.customer for c in queryset.select_related("customer")])
+
+    @admin.action(description="Disconnect from Entra ID…", permissions=["manage_azure"])
+    def disconnect(self, request: HttpRequest, queryset):
+        connections = list(queryset.select_related("customer"))
+        customers = [connection.customer for connection in connections]
+        if request.POST.get("post") == "yes":
+            operations.disconnect_customers(self, request, customers)
+            return None
+        return operations.disconnect_confirmation(
+            self,
+            request,
+            customers,
+            action="disconnect",
+            selected=[connection.pk for connection in connections],
+            cancel_url=reverse("admin:integrations_azureconnection_changelist"),
+        )

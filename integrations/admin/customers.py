@@ -1,0 +1,164 @@
+"""The integration's tools on the Customer and Site admins: actions, object-tool
+buttons and the custom admin views behind them (`get_urls` + `admin_view`)."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from integrations.admin import operations
+from integrations.admin.base import IntegrationPermissionMixin, connection_of, require_integration_staff
+from integrations.permissions import is_integration_staff
+from portal.customers.models import Customer
+
+
+def _tools_context(request: HttpRequest, customer: Customer) -> dict:
+    """What the object-tool buttons need; nothing for staff without the permission."""
+    if not is_integration_staff(request.user):
+        return {}
+    return {"azure": {"customer": customer, "connection": connection_of(customer)}}
+
+
+class CustomerIntegrationAdminMixin(IntegrationPermissionMixin):
+    """Import from Azure AD, Sync now and Disconnect for customers (actions and buttons)."""
+
+    change_form_template = "admin/customers/customer/change_form.html"
+
+    def get_urls(self):
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/azure/import/", wrap(self.azure_import_view), name=f"{prefix}_azure_import"
+            ),
+            path("<path:object_id>/azure/sync/", wrap(self.azure_sync_view), name=f"{prefix}_azure_sync"),
+            path(
+                "<path:object_id>/azure/disconnect/",
+                wrap(self.azure_disconnect_view),
+                name=f"{prefix}_azure_disconnect",
+            ),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context.update(_tools_context(request, obj))
+        return super().render_change_form(
+            request, context, add=add, change=change, form_url=form_url, obj=obj
+        )
+
+    def _selected_customers(self, queryset) -> list[Customer]:
+        # The changelist queryset carries count annotations; read the rows plainly.
+        pks = list(queryset.values_list("pk", flat=True))
+        return list(Customer.objects.filter(pk__in=pks).select_related("azure_connection"))
+
+    def _customer_or_404(self, request: HttpRequest, object_id: str) -> Customer:
+        customer = self.get_object(request, unquote(object_id))
+        if customer is None:
+            raise Http404("No such customer.")
+        return customer
+
+    def _change_url(self, customer: Customer) -> str:
+        return reverse(
+            "admin:customers_customer_change", args=[customer.pk], current_app=self.admin_site.name
+        )
+
+    # -- actions --------------------------------------------------------------
+    @admin.action(description="Import from Azure AD", permissions=["manage_azure"])
+    def azure_import(self, request: HttpRequest, queryset):
+        require_integration_staff(request)
+        pks = list(queryset.values_list("pk", flat=True)[:2])
+        if len(pks) != 1:
+            self.message_user(
+                request,
+                "Import from Azure AD works on one customer at a time: select exactly one.",
+                messages.WARNING,
+            )
+            return None
+        customer = Customer.objects.get(pk=pks[0])
+        if not customer.azure_sync_available:
+            self.message_user(request, _not_in_plan(customer), messages.WARNING)
+            return None
+        return redirect("admin:customers_customer_azure_import", customer.pk)
+
+    @admin.action(description="Sync now with Azure AD", permissions=["manage_azure"])
+    def azure_sync_now(self, request: HttpRequest, queryset) -> None:
+        operations.sync_customers(self, request, self._selected_customers(queryset))
+
+    @admin.action(description="Disconnect from Azure AD…", permissions=["manage_azure"])
+    def azure_disconnect(self, request: HttpRequest, queryset):
+        customers = self._selected_customers(queryset)
+        if request.POST.get("post") == "yes":
+            operations.disconnect_customers(self, request, customers)
+            return None
+        return operations.disconnect_confirmation(
+            self,
+            request,
+            customers,
+            action="azure_disconnect",
+            selected=[customer.pk for customer in customers],
+            cancel_url=reverse("admin:customers_customer_changelist", current_app=self.admin_site.name),
+        )
+
+    # -- views behind the buttons ---------------------------------------------
+    def azure_import_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The consent flow must start with a POST carrying the CSRF token: this page holds that form."""
+        require_integration_staff(request)
+        customer = self._customer_or_404(request, object_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Import {customer.name}'s contacts from Azure AD",
+            "subtitle": None,
+            "opts": self.opts,
+            "original": customer,
+            "customer": customer,
+            "connection": connection_of(customer),
+            "not_in_plan": None if customer.azure_sync_available else _not_in_plan(customer),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/customers/customer/azure_import.html", context)
+
+    def azure_sync_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        require_integration_staff(request)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        customer = self._customer_or_404(request, object_id)
+        operations.sync_customers(self, request, [customer])
+        return redirect(self._change_url(customer))
+
+    def azure_disconnect_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """GET (or a POST without `post=yes`) asks for confirmation; the confirmed POST disconnects."""
+        require_integration_staff(request)
+        if request.method not in ("GET", "POST"):
+            return HttpResponseNotAllowed(["GET", "POST"])
+        customer = self._customer_or_404(request, object_id)
+        if request.method == "POST" and request.POST.get("post") == "yes":
+            operations.disconnect_customers(self, request, [customer])
+            return redirect(self._change_url(customer))
+        return operations.disconnect_confirmation(
+            self, request, [customer], obj=customer, cancel_url=self._change_url(customer)
+        )
+
+
+class SiteIntegrationAdminMixin:
+    """The Import from Azure AD button on a site's page (the import is per customer)."""
+
+    change_form_template = "admin/customers/site/change_form.html"
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context.update(_tools_context(request, obj.customer))
+        return super().render_change_form(
+            request, context, add=add, change=change, form_url=form_url, obj=obj
+        )
+
+
+def _not_in_plan(customer: Customer) -> str:
+    return (
+        f"The Azure AD sync is not included in {customer.name}'s {customer.get_plan_display()} plan, "
+        "so its contacts cannot be imported from Azure AD."
+    )

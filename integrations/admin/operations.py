@@ -1,0 +1,119 @@
+"""Sync now and Disconnect for a set of customers: the glue the actions and
+object tools share. Each calls one service and reports with `message_user`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils.html import format_html, format_html_join
+
+from integrations.admin.base import connection_of, require_integration_staff, run_link
+from integrations.services.connections import REMOVE_APP_INSTRUCTIONS, connection_disconnect
+from integrations.services.runs import sync_now
+from portal.customers.models import Customer
+
+
+def _names(customers: Iterable[Customer]) -> str:
+    return ", ".join(customer.name for customer in customers)
+
+
+def _with_runs(pairs: Sequence[tuple[Customer, object]]):
+    return format_html_join(", ", "{} ({})", ((customer.name, run_link(run)) for customer, run in pairs))
+
+
+def sync_customers(modeladmin: admin.ModelAdmin, request: HttpRequest, customers: Iterable[Customer]) -> None:
+    """Queue a sync for each connected customer (R13) and say what happened to each."""
+    require_integration_staff(request)
+    started, already, not_connected, not_in_plan = [], [], [], []
+    for customer in customers:
+        connection = connection_of(customer)
+        if connection is None:
+            not_connected.append(customer)
+        elif not customer.azure_sync_available:
+            not_in_plan.append(customer)
+        else:
+            result = sync_now(connection=connection, requested_by=request.user)
+            (started if result.started else already).append((customer, result.run))
+    if started:
+        modeladmin.message_user(
+            request, format_html("Sync started: {}.", _with_runs(started)), messages.SUCCESS
+        )
+    if already:
+        modeladmin.message_user(
+            request,
+            format_html(
+                "A sync is already queued or running, no new one was started: {}.", _with_runs(already)
+            ),
+            messages.INFO,
+        )
+    if not_connected:
+        modeladmin.message_user(
+            request, f"Not connected to Entra ID, nothing to sync: {_names(not_connected)}.", messages.WARNING
+        )
+    if not_in_plan:
+        modeladmin.message_user(
+            request,
+            f"The Entra ID sync is not included in the plan of: {_names(not_in_plan)}.",
+            messages.WARNING,
+        )
+
+
+def disconnect_customers(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, customers: Iterable[Customer]
+) -> None:
+    """Disconnect each connected customer (R14): contacts and history stay."""
+    require_integration_staff(request)
+    done, instructions = [], REMOVE_APP_INSTRUCTIONS
+    for customer in customers:
+        connection = connection_of(customer)
+        if connection is not None:
+            instructions = connection_disconnect(connection=connection)
+            done.append(customer)
+    if not done:
+        modeladmin.message_user(request, "None of the selected customers is connected.", messages.WARNING)
+        return
+    modeladmin.message_user(
+        request,
+        f"Disconnected from Entra ID: {_names(done)}. Their contacts and sync history are kept. {instructions}",
+        messages.SUCCESS,
+    )
+
+
+def disconnect_confirmation(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    customers: Sequence[Customer],
+    *,
+    action: str | None = None,
+    selected: Sequence[object] = (),
+    obj: object | None = None,
+    cancel_url: str,
+) -> TemplateResponse:
+    """The first step, like `delete_selected`: what will be disconnected, what stays.
+
+    From an action the form posts back to the changelist with the action and
+    the selection; from an object tool it posts to the same URL.
+    """
+    require_integration_staff(request)
+    connected = [(customer, connection_of(customer)) for customer in customers if connection_of(customer)]
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": "Disconnect from Entra ID?",
+        "subtitle": None,
+        "opts": modeladmin.opts,
+        "object": obj,
+        "connected": connected,
+        "not_connected": [customer for customer in customers if connection_of(customer) is None],
+        "instructions": REMOVE_APP_INSTRUCTIONS,
+        "action": action,
+        "selected": selected,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "cancel_url": cancel_url,
+        "media": modeladmin.media,
+    }
+    request.current_app = modeladmin.admin_site.name
+    return TemplateResponse(request, "admin/integrations/disconnect_confirmation.html", context)
