@@ -24,9 +24,9 @@ from portal.customers.models import Customer
 logger = logging.getLogger(__name__)
 
 REMOVE_APP_INSTRUCTIONS = (
-    "The portal no longer reads your directory. To remove its access from your tenant as well, "
-    "sign in to the Microsoft Entra admin center, open Identity › Applications › Enterprise applications, "
-    "select the portal's application, and choose Properties › Delete."
+    "To remove the portal's access from your tenant as well, sign in to the Microsoft Entra admin center, "
+    "open Identity › Applications › Enterprise applications, select the portal's application, "
+    "and choose Properties › Delete."
 )
 
 

@@ -83,6 +83,8 @@ def _start_initial_import(connection: AzureConnection) -> None:
     """The first mapping of a new connection starts the initial import (R5)."""
     from integrations.services.runs import run_enqueue
 
+    if not connection.customer.azure_sync_available:
+        return
     if SyncRun.objects.filter(connection=connection, status=SyncRun.Status.SUCCEEDED, dry_run=False).exists():
         return
     AzureConnection.objects.filter(pk=connection.pk, next_sync_at__isnull=True).update(

@@ -23,6 +23,10 @@ from integrations.sync.lease import is_leased
 QUEUED_RUN_TIMEOUT = timedelta(seconds=settings.Q_CLUSTER["retry"])
 
 
+class SyncNotAllowed(Exception):
+    """The customer's plan no longer includes the sync (R17); the message says so."""
+
+
 @dataclass(frozen=True)
 class Enqueued:
     run: SyncRun
@@ -58,6 +62,11 @@ def run_enqueue(
     A dry run reads the directory and plans without writing contacts: it is
     how a new connection learns the offices/departments to map.
     """
+    if not connection.customer.azure_sync_available:
+        raise SyncNotAllowed(
+            f"{connection.customer.name}'s {connection.customer.get_plan_display()} plan does not include "
+            "the Azure AD sync, so no sync was started."
+        )
     user = requested_by if requested_by is not None and requested_by.is_authenticated else None
     with transaction.atomic():
         AzureConnection.objects.select_for_update().filter(pk=connection.pk).first()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -9,11 +10,12 @@ from integrations.models import AzureConnection, Health
 
 
 def due_connections() -> list[AzureConnection]:
-    """Mapped connections whose next sync time has passed, that need no person and hold no lease."""
+    """Mapped connections whose next sync time has passed, whose plan still includes the
+    sync (R17), that need no person and hold no lease."""
     now = timezone.now()
     return list(
         AzureConnection.objects.select_related("customer")
-        .filter(next_sync_at__lte=now, mappings__isnull=False)
+        .filter(next_sync_at__lte=now, mappings__isnull=False, customer__plan__in=settings.AZURE_SYNC_PLANS)
         .exclude(health=Health.NEEDS_ATTENTION)
         .filter(Q(lease_token__isnull=True) | Q(lease_expires_at__lt=now))
         .distinct()

@@ -39,7 +39,11 @@ def manage(request: HttpRequest, customer_id: int) -> HttpResponse:
 @require_POST
 def sync_now(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = customer_for(request, customer_id, manage=True)
-    result = runs.sync_now(connection=connection_for(customer), requested_by=request.user)
+    try:
+        result = runs.sync_now(connection=connection_for(customer), requested_by=request.user)
+    except runs.SyncNotAllowed as exc:
+        messages.error(request, str(exc))
+        return redirect("integrations:manage", customer_id=customer.pk)
     (messages.success if result.started else messages.info)(request, result.message)
     return redirect("integrations:run", customer_id=customer.pk, run_id=result.run.pk)
 
@@ -52,7 +56,10 @@ def disconnect(request: HttpRequest, customer_id: int) -> HttpResponse:
     connection = connection_for(customer)
     if request.method == "POST":
         instructions = connection_disconnect(connection=connection)
-        messages.success(request, f"{customer.name} is disconnected from Entra ID. {instructions}")
+        messages.success(
+            request,
+            f"{customer.name} is disconnected: the portal no longer reads its directory. {instructions}",
+        )
         return redirect("integrations:manage", customer_id=customer.pk)
     return render(
         request,

@@ -92,7 +92,11 @@ def _choices_from(request: HttpRequest) -> list[MappingChoice]:
 
 def _after_save(request: HttpRequest, connection, changed: bool) -> HttpResponse:
     """Saving starts the sync (the first mapping already queued the initial import)."""
-    result = runs.sync_now(connection=connection, requested_by=request.user)
+    try:
+        result = runs.sync_now(connection=connection, requested_by=request.user)
+    except runs.SyncNotAllowed as exc:
+        messages.warning(request, f"Mapping saved. {exc}")
+        return redirect("integrations:manage", customer_id=connection.customer_id)
     if not changed:
         messages.info(request, "The mapping was already like this. " + result.message)
     elif result.started:

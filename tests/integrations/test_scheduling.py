@@ -249,3 +249,14 @@ def test_a_queued_run_nobody_picked_up_is_reaped(mapped, monkeypatch):
     assert runs.reap_abandoned_runs() == 1
     stale.refresh_from_db()
     assert stale.status == "failed" and "qcluster" in stale.error
+
+
+def test_a_customer_whose_plan_lost_the_feature_is_not_synced(mapped, directory):
+    mapped.next_sync_at = timezone.now() - timedelta(minutes=1)
+    mapped.save()
+    Customer.objects.filter(pk=mapped.customer_id).update(plan="starter")
+    mapped.refresh_from_db()
+
+    assert due_connections() == []
+    with pytest.raises(runs.SyncNotAllowed, match="plan does not include"):
+        runs.sync_now(connection=mapped, requested_by=None)
