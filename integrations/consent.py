@@ -27,9 +27,11 @@ from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 
 from integrations.graph import tokens
+from integrations.graph.client import organization_name_for_signed_in_user
 from integrations.graph.errors import MicrosoftError
 from integrations.graph.tokens import GRAPH_SCOPE
 
+SIGNIN_SCOPE = "User.Read"
 SIGNIN_KEY = "azure_signin"
 CONSENT_KEY = "azure_consent"
 STATE_LIFETIME_SECONDS = 600
@@ -43,7 +45,8 @@ class ConsentRefused(Exception):
 class VerifiedConsent:
     customer_id: int
     tenant_id: str
-    tenant_hint: str = ""
+    organization: str = ""  # read with the admin's delegated token at sign-in, if it could be
+    signin_domain: str = ""  # the admin's UPN domain, the last-resort name
 
 
 def begin_signin(session: SessionBase, *, customer_id: int, user_id: int, redirect_uri: str) -> str:
@@ -55,7 +58,10 @@ def begin_signin(session: SessionBase, *, customer_id: int, user_id: int, redire
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended")
         # Reference: https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow
-        flow = app.initiate_auth_code_flow(scopes=[], redirect_uri=redirect_uri, prompt="select_account")
+        # User.Read (delegated) lets us read the organization's name once, below.
+        flow = app.initiate_auth_code_flow(
+            scopes=[SIGNIN_SCOPE], redirect_uri=redirect_uri, prompt="select_account"
+        )
     session.pop(CONSENT_KEY, None)
     session[SIGNIN_KEY] = {
         "flow": flow,
@@ -114,9 +120,12 @@ def finish_signin(session: SessionBase, params: dict[str, str], *, user_id: int,
         raise ConsentRefused("Microsoft's sign-in did not say which tenant you belong to.") from None
     state = secrets.token_urlsafe(32)
     username = str((result.get("id_token_claims") or {}).get("preferred_username", ""))
+    organization = (
+        organization_name_for_signed_in_user(result["access_token"]) if result.get("access_token") else None
+    )
     session[CONSENT_KEY] = {
-        # Shown as the tenant's name if the app may not read /organization.
-        "tenant_hint": username.rpartition("@")[2][:200],
+        "organization": organization or "",
+        "signin_domain": username.rpartition("@")[2][:200],
         "state": state,
         "customer_id": pending["customer_id"],
         "user_id": user_id,
@@ -159,7 +168,8 @@ def check_consent(session: SessionBase, params: dict[str, str], *, user_id: int)
     return VerifiedConsent(
         customer_id=int(pending["customer_id"]),
         tenant_id=pending["tid"],
-        tenant_hint=pending.get("tenant_hint", ""),
+        organization=pending.get("organization", ""),
+        signin_domain=pending.get("signin_domain", ""),
     )
 
 

@@ -73,3 +73,9 @@ def contact(customer, site) -> Contact:
     return Contact.objects.create(
         customer=customer, site=site, email="Ada.Lovelace@contoso.com", first_name="Ada", last_name="Lovelace"
     )
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Tests create many users; the production hasher is deliberately slow."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -81,7 +81,9 @@ def _finish_consent(request: HttpRequest, params: dict[str, str]) -> HttpRespons
         raise consent.ConsentRefused("The Entra ID sync is not included in this customer's plan.")
     try:
         verify_tenant_access(verified.tenant_id)
-        tenant_name = read_tenant_name(verified.tenant_id, fallback=verified.tenant_hint)
+        tenant_name = verified.organization or read_tenant_name(
+            verified.tenant_id, fallback=verified.signin_domain
+        )
         connection = connection_connect(
             customer=customer,
             tenant_id=verified.tenant_id,

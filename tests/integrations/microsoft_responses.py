@@ -33,6 +33,7 @@ class Microsoft:
         self.nonce = ""
         self.app_roles: list[list[str]] = [["User.Read.All"]]
         self.id_token = ""
+        self.delegated_token = ""
         self.access_tokens: list[str] = []
         self.users = [graph_user(n) for n in range(1, users + 1)]
         rsps.get(
@@ -65,10 +66,11 @@ class Microsoft:
             preferred_username="admin@contoso.com",
             roles=None,
         )
+        self.delegated_token = fake_jwt(tid=self.signed_in_tid, scp="User.Read", roles=None)
         answer = {
             "token_type": "Bearer",
             "expires_in": 3600,
-            "access_token": fake_jwt(tid=self.signed_in_tid),
+            "access_token": self.delegated_token,
             "id_token": self.id_token,
             "scope": "openid profile",
         }

@@ -99,7 +99,13 @@ def test_r2_no_token_code_or_secret_reaches_the_database_or_the_logs(
     failed = run_sync(connection, trigger=SyncRun.Trigger.MANUAL)
     assert failed.status == SyncRun.Status.FAILED
 
-    secrets = [CLIENT_SECRET, AUTH_CODE, microsoft.id_token, *microsoft.access_tokens]
+    secrets = [
+        CLIENT_SECRET,
+        AUTH_CODE,
+        microsoft.id_token,
+        microsoft.delegated_token,
+        *microsoft.access_tokens,
+    ]
     assert microsoft.id_token and len(microsoft.access_tokens) >= 2
     dump, log = database_dump(), portal_log.getvalue()
     assert log  # the handler did see the run's records
