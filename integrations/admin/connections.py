@@ -115,14 +115,10 @@ class AzureConnectionAdmin(IntegrationAdmin):
     @admin.action(description="Disconnect from Entra ID…", permissions=["manage_azure"])
     def disconnect(self, request: HttpRequest, queryset):
         connections = list(queryset.select_related("customer"))
-        customers = [connection.customer for connection in connections]
-        if request.POST.get("post") == "yes":
-            operations.disconnect_customers(self, request, customers)
-            return None
-        return operations.disconnect_confirmation(
+        return operations.disconnect_action(
             self,
             request,
-            customers,
+            [connection.customer for connection in connections],
             action="disconnect",
             selected=[connection.pk for connection in connections],
             cancel_url=reverse("admin:integrations_azureconnection_changelist"),

@@ -92,10 +92,7 @@ class CustomerIntegrationAdminMixin(IntegrationPermissionMixin):
     @admin.action(description="Disconnect from Azure AD…", permissions=["manage_azure"])
     def azure_disconnect(self, request: HttpRequest, queryset):
         customers = self._selected_customers(queryset)
-        if request.POST.get("post") == "yes":
-            operations.disconnect_customers(self, request, customers)
-            return None
-        return operations.disconnect_confirmation(
+        return operations.disconnect_action(
             self,
             request,
             customers,

@@ -117,3 +117,21 @@ def disconnect_confirmation(
     }
     request.current_app = modeladmin.admin_site.name
     return TemplateResponse(request, "admin/integrations/disconnect_confirmation.html", context)
+
+
+def disconnect_action(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    customers: Sequence[Customer],
+    *,
+    action: str,
+    selected: Sequence[object],
+    cancel_url: str,
+) -> TemplateResponse | None:
+    """A Disconnect admin action: the confirmation page first, the disconnect on `post=yes`."""
+    if request.POST.get("post") == "yes":
+        disconnect_customers(modeladmin, request, customers)
+        return None
+    return disconnect_confirmation(
+        modeladmin, request, customers, action=action, selected=selected, cancel_url=cancel_url
+    )

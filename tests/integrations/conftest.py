@@ -51,8 +51,8 @@ def directory() -> FakeDirectory:
 
 
 @pytest.fixture
-def milan(customer) -> Site:
-    return Site.objects.create(customer=customer, name="Milan")
+def milan(site) -> Site:
+    return site  # the shared `site` fixture is Contoso's Milan
 
 
 @pytest.fixture
