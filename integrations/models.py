@@ -242,6 +242,21 @@ class SyncRun(models.Model):
             return self.finished_at - self.started_at
         return None
 
+    @classmethod
+    def queue(
+        cls, connection: AzureConnection, *, trigger: str, dry_run: bool = False, requested_by=None
+    ) -> SyncRun:
+        """A new queued run of `connection`, requested by a (logged-in) user or by the system."""
+        user = requested_by if requested_by is not None and requested_by.is_authenticated else None
+        return cls.objects.create(
+            customer_id=connection.customer_id,
+            connection=connection,
+            tenant_id=connection.tenant_id,
+            trigger=trigger,
+            dry_run=dry_run,
+            requested_by=user,
+        )
+
     def save_fields(self, *fields: str) -> None:
         """Persist only the named fields (runs are updated while they work)."""
         self.save(update_fields=list(fields))

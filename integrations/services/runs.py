@@ -67,20 +67,12 @@ def run_enqueue(
             f"{connection.customer.name}'s {connection.customer.get_plan_display()} plan does not include "
             "the Azure AD sync, so no sync was started."
         )
-    user = requested_by if requested_by is not None and requested_by.is_authenticated else None
     with transaction.atomic():
         AzureConnection.objects.select_for_update().filter(pk=connection.pk).first()
         existing = active_run(connection)
         if existing is not None:
             return Enqueued(run=existing, started=False)
-        run = SyncRun.objects.create(
-            customer_id=connection.customer_id,
-            connection=connection,
-            tenant_id=connection.tenant_id,
-            trigger=trigger,
-            requested_by=user,
-            dry_run=dry_run,
-        )
+        run = SyncRun.queue(connection, trigger=trigger, dry_run=dry_run, requested_by=requested_by)
         transaction.on_commit(lambda: _hand_to_worker(run))
     return Enqueued(run=run, started=True)
 

@@ -64,14 +64,7 @@ def run_sync(
     connection's lease is recorded as skipped.
     """
     if run is None:
-        run = SyncRun.objects.create(
-            customer_id=connection.customer_id,
-            connection=connection,
-            tenant_id=connection.tenant_id,
-            trigger=trigger,
-            dry_run=dry_run,
-            requested_by=acting_user if acting_user and acting_user.is_authenticated else None,
-        )
+        run = SyncRun.queue(connection, trigger=trigger, dry_run=dry_run, requested_by=acting_user)
     if run.status != SyncRun.Status.QUEUED:
         return run
     lease = Lease.acquire(connection.pk)
