@@ -11,7 +11,7 @@ database stays consistent and the next run converges.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -37,9 +37,9 @@ MAX_NOTES = 50  # per-record notes kept on a run; the rest are counted
 class DirectoryClient(Protocol):
     """What the sync needs of the Graph client (a test or benchmark may pass its own)."""
 
-    def iter_user_delta(self, delta_link: str | None = None) -> ...: ...
+    def iter_user_delta(self, delta_link: str | None = None) -> Iterator[UserPage]: ...
 
-    def get_mailbox_purposes(self, object_ids) -> dict[str, str]: ...
+    def get_mailbox_purposes(self, object_ids: Sequence[str]) -> dict[str, str]: ...
 
 
 def default_client_factory(tenant_id: str) -> DirectoryClient:
