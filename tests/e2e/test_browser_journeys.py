@@ -96,7 +96,7 @@ def running_portal(portal_on_simulator, worker_factory, live_server):
 def test_a_customer_admin_imports_from_azure_ad_and_reviews_the_result(
     running_portal, contoso, live_server, page
 ):
-    sim, worker = running_portal
+    _sim, worker = running_portal
     log_in(page, live_server, "contoso-admin", "admin-pass-123")
     page.click("text=Contoso Ltd")
     page.click("text=Milan")
@@ -159,7 +159,7 @@ def test_a_customer_admin_imports_from_azure_ad_and_reviews_the_result(
 
 
 def test_staff_sync_now_and_disconnect_in_the_admin(running_portal, contoso, live_server, page):
-    sim, worker = running_portal
+    sim, _worker = running_portal
     sim.apply("grant_consent", tenant=CONTOSO)
     connection = AzureConnection.objects.create(
         customer=contoso, tenant_id=CONTOSO, tenant_name="Contoso Ltd"
