@@ -78,16 +78,25 @@ def leg_of(session: SessionBase, params: dict[str, str]) -> str:
     if "admin_consent" in params or "tenant" in params:
         return "consent"
     signin = session.get(SIGNIN_KEY)
-    if (
-        isinstance(signin, dict)
-        and state
-        and secrets.compare_digest(str(signin["flow"].get("state", "")), state)
-    ):
+    if isinstance(signin, dict) and same_secret(signin["flow"].get("state"), state):
         return "signin"
     consent = session.get(CONSENT_KEY)
-    if isinstance(consent, dict) and state and secrets.compare_digest(str(consent.get("state", "")), state):
+    if isinstance(consent, dict) and same_secret(consent.get("state"), state):
         return "consent"
     return "unknown"
+
+
+def same_secret(expected: object, given: object) -> bool:
+    """Constant-time comparison of a stored state with the one that came back.
+
+    Compared as UTF-8 bytes: `secrets.compare_digest` raises on str with
+    non-ASCII characters, and anything can come back in a query string.
+    """
+    if not isinstance(expected, str) or not isinstance(given, str) or not expected or not given:
+        return False
+    return secrets.compare_digest(
+        expected.encode("utf-8", "surrogatepass"), given.encode("utf-8", "surrogatepass")
+    )
 
 
 def finish_signin(session: SessionBase, params: dict[str, str], *, user_id: int, redirect_uri: str) -> str:
@@ -99,7 +108,7 @@ def finish_signin(session: SessionBase, params: dict[str, str], *, user_id: int,
         raise ConsentRefused("This sign-in was started by another user. Start again from the portal.")
     if pending["expires"] < time.time():
         raise ConsentRefused("The sign-in took longer than 10 minutes. Start again from the portal.")
-    if params.get("error"):
+    if "error" in params:
         raise ConsentRefused(_microsoft_refusal(params, "The sign-in at Microsoft did not complete"))
     app = tokens.signin_app()
     try:
@@ -147,11 +156,10 @@ def finish_signin(session: SessionBase, params: dict[str, str], *, user_id: int,
 def check_consent(session: SessionBase, params: dict[str, str], *, user_id: int) -> VerifiedConsent:
     """Check the admin-consent redirect; the single-use state is consumed whatever the outcome."""
     pending = session.pop(CONSENT_KEY, None)
-    # Error first: Microsoft's error redirects also carry admin_consent=True.
-    if params.get("error"):
+    # Error first (even an empty one): Microsoft's error redirects also carry admin_consent=True.
+    if "error" in params:
         raise ConsentRefused(_microsoft_refusal(params, "Admin consent was not granted"))
-    state = params.get("state", "")
-    if not isinstance(pending, dict) or not state or not secrets.compare_digest(str(pending["state"]), state):
+    if not isinstance(pending, dict) or not same_secret(pending.get("state"), params.get("state")):
         raise ConsentRefused(
             "This consent response does not belong to your session. Start again from the portal."
         )

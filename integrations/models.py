@@ -63,6 +63,9 @@ class AzureConnection(models.Model):
     # The run lease: one sync at a time per connection (works on SQLite too).
     lease_token = models.UUIDField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Which run holds it, in which process on which machine: a holder that died
+    # (a killed worker) is recognised on its machine without waiting for the expiry.
+    lease_holder = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["customer__name"]

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations.models import AzureConnection, SyncRun
-from integrations.sync.lease import is_leased
+from integrations.sync.lease import is_leased, lease_run_id
 
 # A queued run no worker picked up within this time is considered lost
 # (the broker was flushed, the task failed before starting).
@@ -92,8 +92,9 @@ def sync_now(*, connection: AzureConnection, requested_by: AbstractBaseUser | No
 def reap_abandoned_runs(*, connection: AzureConnection | None = None) -> int:
     """Close runs whose worker vanished (killed mid-run, or never picked the task up).
 
-    A running run is alive only while its connection's lease is held; a
-    queued run only until the task queue's retry window has passed.
+    A running run is alive only while its connection's lease is held by a
+    live process for that run; a queued run only until the task queue's
+    retry window has passed.
     """
     now = timezone.now()
     runs = SyncRun.objects.filter(status__in=SyncRun.ACTIVE_STATUSES).select_related("connection")
@@ -101,7 +102,7 @@ def reap_abandoned_runs(*, connection: AzureConnection | None = None) -> int:
         runs = runs.filter(connection=connection)
     reaped = 0
     for run in runs:
-        if run.status == SyncRun.Status.RUNNING and run.connection and not is_leased(run.connection):
+        if run.status == SyncRun.Status.RUNNING and run.connection and not _holds_lease(run):
             reason = "The worker running this sync stopped unexpectedly; the next run will pick up from here."
         elif run.status == SyncRun.Status.QUEUED and run.created_at < now - QUEUED_RUN_TIMEOUT:
             reason = "No worker picked this sync up in time. Is the task worker (qcluster) running?"
@@ -113,6 +114,12 @@ def reap_abandoned_runs(*, connection: AzureConnection | None = None) -> int:
             status=SyncRun.Status.FAILED, finished_at=now, error=reason, error_kind="abandoned"
         )
     return reaped
+
+
+def _holds_lease(run: SyncRun) -> bool:
+    """The run's connection is leased, and not by another run (one that took over from a dead worker)."""
+    connection = run.connection
+    return is_leased(connection) and lease_run_id(connection) in (None, run.pk)
 
 
 def _hand_to_worker(run: SyncRun) -> None:

@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
 from integrations.models import AzureConnection, Health
+from integrations.sync.lease import is_leased
 
 
 def due_connections() -> list[AzureConnection]:
     """Mapped connections whose next sync time has passed, whose plan still includes the
-    sync (R17), that need no person and hold no lease."""
+    sync (R17), that need no person and that no live run holds (a dead worker's lease
+    does not count)."""
     now = timezone.now()
-    return list(
+    due = (
         AzureConnection.objects.select_related("customer")
         .filter(next_sync_at__lte=now, mappings__isnull=False, customer__plan__in=settings.AZURE_SYNC_PLANS)
         .exclude(health=Health.NEEDS_ATTENTION)
-        .filter(Q(lease_token__isnull=True) | Q(lease_expires_at__lt=now))
         .distinct()
         .order_by("next_sync_at")
     )
+    return [connection for connection in due if not is_leased(connection)]
 
 
 DISPATCH_SCHEDULE_NAME = "Entra ID: queue due syncs"

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from django.db import transaction
+
 from integrations.graph.errors import PermissionDeniedError
 from integrations.models import AzureConnection, DirectoryUser
+from integrations.sync import bulk
+from integrations.sync.pipeline import read_ahead
 
 CHUNK = 200  # ids per client call; the client splits them into $batch requests of 20
 
@@ -25,8 +29,9 @@ def classify_disabled_users(
 ) -> list[str]:
     """Ask Graph for the mailbox purpose of every unclassified disabled account.
 
-    Returns warnings for the run. Without the permission, the plan falls back
-    to a heuristic and the warning says so.
+    `on_chunk` runs inside each chunk's write transaction, before the write
+    (the run's lease check). Returns warnings for the run. Without the
+    permission, the plan falls back to a heuristic and the warning says so.
     """
     pending = list(
         DirectoryUser.objects.filter(connection=connection, removed=False, account_enabled=False, purpose="")
@@ -34,15 +39,17 @@ def classify_disabled_users(
         .values_list("object_id", flat=True)
     )
     readable = True
-    for start in range(0, len(pending), CHUNK):
-        chunk = pending[start : start + CHUNK]
-        try:
-            purposes = fetch_purposes(chunk)
-        except PermissionDeniedError:
-            readable = False
-            break
-        _store_purposes(connection, purposes)
-        on_chunk()
+    chunks = (pending[start : start + CHUNK] for start in range(0, len(pending), CHUNK))
+    # The Graph client asks for the next chunk while this one is stored.
+    answers = read_ahead(getattr(fetch_purposes, "__self__", None), map(fetch_purposes, chunks))
+    try:
+        for purposes in answers:
+            # One transaction per chunk, checked by `on_chunk` (the run's lease) before it writes.
+            with transaction.atomic():
+                on_chunk()
+                _store_purposes(connection, purposes)
+    except PermissionDeniedError:
+        readable = False
     if pending and connection.mailbox_settings_readable != readable:
         connection.mailbox_settings_readable = readable
         AzureConnection.objects.filter(pk=connection.pk).update(mailbox_settings_readable=readable)
@@ -50,12 +57,13 @@ def classify_disabled_users(
 
 
 def _store_purposes(connection: AzureConnection, purposes: dict[str, str]) -> None:
-    """One UPDATE per purpose value (a handful), however many accounts."""
-    by_purpose: dict[str, list[str]] = {}
-    for object_id, purpose in purposes.items():
-        known = (
-            purpose if purpose and purpose in DirectoryUser.Purpose.values else DirectoryUser.Purpose.OTHERS
-        )
-        by_purpose.setdefault(known, []).append(object_id)
-    for purpose, object_ids in by_purpose.items():
-        DirectoryUser.objects.filter(connection=connection, object_id__in=object_ids).update(purpose=purpose)
+    """One prepared UPDATE, executed per account: each finds its row by the unique index,
+    however stale the planner's statistics are right after a large import."""
+    known = DirectoryUser.Purpose.values
+    bulk.set_purposes(
+        connection.pk,
+        [
+            (purpose if purpose and purpose in known else DirectoryUser.Purpose.OTHERS, object_id)
+            for object_id, purpose in purposes.items()
+        ],
+    )

@@ -1,11 +1,16 @@
 """Reads that turn database rows into the plan's plain inputs.
 
-Each is one query, streamed, whatever the size of the tenant.
+Each is one query, streamed in chunks whatever the size of the tenant. Rows go straight from the driver into the
+plan's records, without model instances; values that repeat across users
+(offices, departments, titles) are shared, not stored once per user.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+
+from django.db import connection as db
 
 from integrations.models import AzureConnection, DirectoryUser, MappingAttribute
 from integrations.sync.plan import ContactState, MirrorUser
@@ -15,30 +20,75 @@ MIRROR_ATTRIBUTE = {
     MappingAttribute.OFFICE: "office_location",
     MappingAttribute.DEPARTMENT: "department",
 }
-_MIRROR_FIELDS = [name for name in MirrorUser.__slots__]
-_CONTACT_FIELDS = [
-    "id",
-    "email",
-    "first_name",
-    "last_name",
-    "job_title",
-    "mobile_phone",
-    "site_id",
-    "is_shared_mailbox",
-    "azure_object_id",
-]
+_MIRROR_FIELDS = list(MirrorUser._fields)
+_CONTACT_FIELDS = list(ContactState._fields)
 CHUNK = 5000
 
 
+def _rows(sql: str, params: list) -> Iterator[tuple]:
+    """Rows of one query, a chunk at a time.
+
+    On PostgreSQL the rows arrive in chunks of one result set (psycopg's
+    `stream`), several times faster than FETCHes from a server-side cursor.
+    """
+    if db.vendor == "postgresql":
+        with db.cursor() as cursor:
+            started = time.monotonic()
+            yield from cursor.cursor.stream(sql, params, size=CHUNK)
+            if db.queries_logged:  # Django does not see a stream: count it like a query
+                db.queries_log.append(
+                    {"sql": sql % tuple(params), "time": f"{time.monotonic() - started:.3f}"}
+                )
+        return
+    with db.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while chunk := cursor.fetchmany(CHUNK):
+            yield from chunk
+
+
+def _flag(value: object) -> bool | None:
+    """SQLite returns booleans as 0/1; the plan compares them with `is False`."""
+    return value if value is None else bool(value)
+
+
 def mirror_users(connection: AzureConnection) -> Iterator[MirrorUser]:
-    rows = (
-        DirectoryUser.objects.filter(connection=connection, removed=False)
-        .order_by()
-        .values_list(*_MIRROR_FIELDS)
-        .iterator(chunk_size=CHUNK)
+    sql = (
+        f"SELECT {', '.join(_MIRROR_FIELDS)} FROM {DirectoryUser._meta.db_table} "  # noqa: S608
+        "WHERE connection_id = %s AND removed = %s"
     )
-    for row in rows:
-        yield MirrorUser(*row)
+    share = {}.setdefault
+    for row in _rows(sql, [connection.pk, False]):
+        # In MirrorUser's field order (the SELECT's).
+        (
+            oid,
+            given,
+            surname,
+            title,
+            phone,
+            mail,
+            upn,
+            office,
+            department,
+            enabled,
+            kind,
+            licensed,
+            purpose,
+        ) = row
+        yield MirrorUser(
+            oid,
+            given,
+            surname,
+            share(title, title),
+            phone,
+            mail,
+            upn,
+            share(office, office),
+            share(department, department),
+            _flag(enabled),
+            share(kind, kind),
+            _flag(licensed),
+            share(purpose, purpose),
+        )
 
 
 def mirror_size(connection: AzureConnection) -> int:
@@ -46,9 +96,16 @@ def mirror_size(connection: AzureConnection) -> int:
 
 
 def contact_states(customer_id: int) -> Iterator[ContactState]:
-    rows = Contact.objects.filter(customer_id=customer_id).order_by().values_list(*_CONTACT_FIELDS)
-    for row in rows.iterator(chunk_size=CHUNK):
-        yield ContactState(*row)
+    sql = (
+        f"SELECT {', '.join(_CONTACT_FIELDS)} FROM {Contact._meta.db_table} "  # noqa: S608
+        "WHERE customer_id = %s"
+    )
+    if db.vendor == "postgresql":
+        yield from map(ContactState._make, _rows(sql, [customer_id]))
+        return
+    shared = ContactState._fields.index("is_shared_mailbox")
+    for row in _rows(sql, [customer_id]):
+        yield ContactState._make((*row[:shared], _flag(row[shared]), *row[shared + 1 :]))
 
 
 def site_by_value(connection: AzureConnection) -> dict[str, int]:

@@ -1,13 +1,14 @@
 """Fetch: Graph pages → the per-connection mirror of directory users.
 
 A delta page carries only the properties that changed; they are merged into
-the mirror, never replacing what was not sent. Each page is written in one
-statement per shape of record, so queries grow with pages, not users.
+the mirror, never replacing what was not sent. Each page is written with a
+few statements (one per shape of record, see `bulk.upsert_mirror`), so
+queries grow with pages, not users, and no model instance is built per user.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,13 +17,21 @@ from django.db import transaction
 
 from integrations.graph.models import GraphUser
 from integrations.models import AzureConnection, DirectoryUser
+from integrations.sync import bulk
 from integrations.sync.values import MAX_LENGTHS, clean_text
 
 # GraphUser attributes stored in the mirror, besides object_id.
 TEXT_ATTRIBUTES = tuple(MAX_LENGTHS)
 FLAG_ATTRIBUTES = ("account_enabled", "has_license")
 MIRRORED_ATTRIBUTES = frozenset(TEXT_ATTRIBUTES + FLAG_ATTRIBUTES)
-UNIQUE_FIELDS = ["connection", "object_id"]
+# The values of a mirror row as `write_page` hands them to the database.
+ROW_COLUMNS = ("object_id", *TEXT_ATTRIBUTES, *FLAG_ATTRIBUTES, "removed")
+_EMPTY_ATTRIBUTES = ("",) * len(TEXT_ATTRIBUTES) + (None,) * len(FLAG_ATTRIBUTES)
+_ALL_UPDATED = ("removed", *TEXT_ATTRIBUTES, *FLAG_ATTRIBUTES)
+_REMOVED_UPDATED = ("removed",)
+_LIMITS = tuple(MAX_LENGTHS[attribute] for attribute in TEXT_ATTRIBUTES)
+_texts_of = operator.attrgetter(*TEXT_ATTRIBUTES)
+_flags_of = operator.attrgetter(*FLAG_ATTRIBUTES)
 
 
 @dataclass
@@ -47,66 +56,66 @@ def write_page(
     absent property means empty; on a delta round it means unchanged.
     `guard` runs inside the page's transaction before it writes (the run's
     lease check), so a page is never written for a disconnected connection.
+    A user who was (dis)abled may have become or stopped being a mailbox: the
+    write forgets the classification so it is asked again.
     """
     result = PageResult()
     users = list(users)
     result.received = len(users)
     if not users:
         return result
-    enabled_before = dict(
-        DirectoryUser.objects.filter(
-            connection=connection, object_id__in=[u.object_id for u in users]
-        ).values_list("object_id", "account_enabled")
-    )
-    groups: dict[frozenset[str], list[DirectoryUser]] = defaultdict(list)
+    # The last record of a user wins should a page carry one twice.
+    rows: dict[str, tuple[tuple, tuple[str, ...]]] = {}
     for user in users:
-        row, update_fields = _row_for(connection, user, seen_at, enabled_before, result.notes, full_pass)
-        groups[update_fields].append(row)
+        rows[user.object_id] = _row_for(user, result.notes, full_pass)
+    groups: dict[tuple[str, ...], list[tuple]] = {}
+    for row, update in rows.values():
+        groups.setdefault(update, []).append(row)
     with transaction.atomic():
         guard()
-        for update_fields, rows in groups.items():
-            DirectoryUser.objects.bulk_create(
-                rows,
-                update_conflicts=True,
-                unique_fields=UNIQUE_FIELDS,
-                update_fields=sorted(update_fields),
-            )
+        bulk.upsert_mirror(connection.pk, ROW_COLUMNS, list(groups.items()), seen_at=seen_at)
     return result
 
 
-def _row_for(
-    connection: AzureConnection,
-    user: GraphUser,
-    seen_at: datetime,
-    enabled_before: dict[str, bool | None],
-    notes: list[str],
-    full_pass: bool,
-) -> tuple[DirectoryUser, frozenset[str]]:
-    """The mirror row for one record, and which columns the upsert may overwrite."""
-    row = DirectoryUser(connection=connection, object_id=user.object_id, last_seen_at=seen_at)
+def _row_for(user: GraphUser, notes: list[str], full_pass: bool) -> tuple[tuple, tuple[str, ...]]:
+    """The mirror row for one record (ROW_COLUMNS), and which columns it may overwrite."""
     if user.removed:
-        row.removed = True
-        return row, frozenset({"removed", "last_seen_at"})
-    update_fields = {"removed", "last_seen_at"}
-    present = MIRRORED_ATTRIBUTES if full_pass else user.present
+        return (user.object_id, *_EMPTY_ATTRIBUTES, True), _REMOVED_UPDATED
+    if full_pass:
+        texts = ["" if value is None else value for value in _texts_of(user)]
+        # This runs for every user: check the whole row at C speed, clean value by value only if needed.
+        if not _storable(texts):
+            texts = [
+                _clean(user, attribute, value, notes)
+                for attribute, value in zip(TEXT_ATTRIBUTES, texts, strict=True)
+            ]
+        return (user.object_id, *texts, *_flags_of(user), False), _ALL_UPDATED
+    present = user.present
+    values: list[object] = [user.object_id]
     for attribute in TEXT_ATTRIBUTES:
-        if attribute in present:
-            value, note = clean_text(attribute, getattr(user, attribute))
-            if note:
-                notes.append(f"{user.object_id}: {note}")
-            setattr(row, attribute, value)
-            update_fields.add(attribute)
+        values.append(
+            _clean(user, attribute, getattr(user, attribute), notes) if attribute in present else ""
+        )
     for attribute in FLAG_ATTRIBUTES:
-        if attribute in present:
-            setattr(row, attribute, getattr(user, attribute))
-            update_fields.add(attribute)
-    # A user who was (dis)abled may have become or stopped being a mailbox:
-    # forget the classification so it is asked again.
-    known = user.object_id in enabled_before
-    if "account_enabled" in present and known and enabled_before[user.object_id] != user.account_enabled:
-        row.purpose = ""
-        update_fields.add("purpose")
-    return row, frozenset(update_fields)
+        values.append(getattr(user, attribute) if attribute in present else None)
+    values.append(False)
+    update = ("removed", *(a for a in TEXT_ATTRIBUTES + FLAG_ATTRIBUTES if a in present))
+    return tuple(values), update
+
+
+def _storable(texts: list) -> bool:
+    """Whether every value is text, without a NUL byte, within its column's length."""
+    try:
+        return "\x00" not in "".join(texts) and all(map(operator.le, map(len, texts), _LIMITS))
+    except TypeError:  # a value that is not text
+        return False
+
+
+def _clean(user: GraphUser, attribute: str, value: object, notes: list[str]) -> str:
+    value, note = clean_text(attribute, value)
+    if note:
+        notes.append(f"{user.object_id}: {note}")
+    return value
 
 
 def mark_unseen_removed(connection: AzureConnection, *, pass_started_at: datetime) -> int:

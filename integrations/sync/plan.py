@@ -7,9 +7,12 @@ the plan without the apply.
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from integrations.sync.values import email_key, value_key
 
@@ -49,9 +52,12 @@ class SkipReason:
     }
 
 
-@dataclass(frozen=True, slots=True)
-class MirrorUser:
-    """What the plan needs of one mirrored directory user."""
+class MirrorUser(NamedTuple):
+    """What the plan needs of one mirrored directory user.
+
+    A named tuple, not a dataclass: 100,000 of them are built per run, and a
+    tuple is built several times faster (fields are also the mirror's columns).
+    """
 
     object_id: str
     given_name: str = ""
@@ -68,9 +74,8 @@ class MirrorUser:
     purpose: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class ContactState:
-    """What the plan needs of one existing contact of the customer."""
+class ContactState(NamedTuple):
+    """What the plan needs of one existing contact of the customer (fields are its columns)."""
 
     id: int
     email: str
@@ -83,15 +88,13 @@ class ContactState:
     azure_object_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class FieldUpdate:
+class FieldUpdate(NamedTuple):
     field: str
     old: str
     new: str
 
 
-@dataclass(frozen=True, slots=True)
-class ContactCreate:
+class ContactCreate(NamedTuple):
     object_id: str
     email: str
     first_name: str
@@ -102,8 +105,7 @@ class ContactCreate:
     is_shared_mailbox: bool
 
 
-@dataclass(frozen=True, slots=True)
-class ContactUpdate:
+class ContactUpdate(NamedTuple):
     contact_id: int
     object_id: str
     email: str
@@ -134,8 +136,9 @@ class SyncPlan:
 
 def user_email(user: MirrorUser) -> str:
     """`mail`, else `userPrincipalName` unless it is a guest `#EXT#` name (R6)."""
-    if user.mail.strip():
-        return user.mail.strip()
+    mail = user.mail.strip()
+    if mail:
+        return mail
     upn = user.user_principal_name.strip()
     if upn and "#ext#" not in upn.lower():
         return upn
@@ -179,20 +182,51 @@ def build_plan(
     ids. Only users who pass every filter are candidates; among candidates
     sharing an email one deterministic winner is kept.
     """
+    with _cyclic_gc_paused():
+        return _build_plan(users, attribute, site_by_value, contacts, site_names)
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """The plan builds some 200,000 small records at 100,000 users and no reference
+    cycle: the cyclic collector would rescan the growing heap again and again
+    (a third of the plan's time) to free nothing. Reference counting still frees."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build_plan(
+    users: Iterable[MirrorUser],
+    attribute: str,
+    site_by_value: Mapping[str, int],
+    contacts: Iterable[ContactState],
+    site_names: Mapping[int, str],
+) -> SyncPlan:
     plan = SyncPlan()
+    skips = plan.skips
+    value_keys: dict[str, str] = {}  # raw office/department → its key: a handful of values, 100,000 users
 
     candidates: dict[str, tuple[MirrorUser, str, int]] = {}
     for user in users:
-        reason, email, site_id = _admit(user, attribute, site_by_value)
+        raw = getattr(user, attribute)
+        value = value_keys.get(raw)
+        if value is None:
+            value = value_keys[raw] = value_key(raw)
+        reason, email, site_id = _admit(user, value, site_by_value)
         if reason:
-            plan.skips[reason] += 1
+            skips[reason] += 1
             continue
         key = email_key(email)
         held = candidates.get(key)
         if held is None:
             candidates[key] = (user, email, site_id)
             continue
-        plan.skips[SkipReason.DUPLICATE_EMAIL] += 1
+        skips[SkipReason.DUPLICATE_EMAIL] += 1
         if _winner_rank(user) < _winner_rank(held[0]):
             candidates[key] = (user, email, site_id)
 
@@ -214,6 +248,14 @@ def build_plan(
                 )
             )
             continue
+        if (
+            # The common case, compared in one go: nothing differs.
+            contact[2:7] == (user.given_name, user.surname, user.job_title, user.mobile_phone, site_id)
+            and contact.azure_object_id == user.object_id
+            and contact.is_shared_mailbox == shared
+        ):
+            plan.unchanged += 1
+            continue
         update = _diff(contact, user, site_id, shared, site_names)
         if update is None:
             plan.unchanged += 1
@@ -222,8 +264,8 @@ def build_plan(
     return plan
 
 
-def _admit(user: MirrorUser, attribute: str, site_by_value: Mapping[str, int]) -> tuple[str | None, str, int]:
-    """Return (skip reason or None, email, site id) for one user."""
+def _admit(user: MirrorUser, value: str, site_by_value: Mapping[str, int]) -> tuple[str | None, str, int]:
+    """Return (skip reason or None, email, site id) for one user; `value` is its attribute's key."""
     if user.user_type.lower() == "guest":
         return SkipReason.GUEST, "", 0
     if user.account_enabled is False and not is_mailbox(user):
@@ -233,7 +275,6 @@ def _admit(user: MirrorUser, attribute: str, site_by_value: Mapping[str, int]) -
         return SkipReason.NO_EMAIL, "", 0
     if not _looks_like_email(email):
         return SkipReason.INVALID_EMAIL, "", 0
-    value = value_key(getattr(user, attribute))
     if not value:
         return SkipReason.EMPTY_VALUE, "", 0
     site_id = site_by_value.get(value)

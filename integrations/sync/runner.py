@@ -26,6 +26,7 @@ from integrations.sync.apply import apply_plan
 from integrations.sync.classify import classify_disabled_users
 from integrations.sync.lease import Lease, LeaseLost
 from integrations.sync.mirror import mark_unseen_removed, write_page
+from integrations.sync.pipeline import read_ahead
 from integrations.sync.plan import SyncPlan, build_plan
 from integrations.sync.preview import summarize_plan
 
@@ -67,12 +68,13 @@ def run_sync(
         run = SyncRun.queue(connection, trigger=trigger, dry_run=dry_run, requested_by=acting_user)
     if run.status != SyncRun.Status.QUEUED:
         return run
-    lease = Lease.acquire(connection.pk)
+    lease = Lease.acquire(connection.pk, run_id=run.pk)
     if lease is None:
-        run.skip("Another sync of this connection was already running.")
+        _skip_if_queued(run, "Another sync of this connection was already running.")
         return run
     try:
-        run.start()
+        if not _claim(run):
+            return run  # another worker executed this very run (a task delivered twice)
         # Callers may hold a stale copy (delta link, mapping attribute): read it anew under the lease.
         connection = AzureConnection.objects.get(pk=connection.pk)
         _execute(connection, run, lease, client_factory or default_client_factory)
@@ -93,6 +95,29 @@ def run_sync(
     finally:
         lease.release()
     return run
+
+
+def _claim(run: SyncRun) -> bool:
+    """queued → running, only if still queued: of two workers handed the same run, one executes it."""
+    now = timezone.now()
+    claimed = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.QUEUED).update(
+        status=SyncRun.Status.RUNNING, started_at=now
+    )
+    if claimed:
+        run.status, run.started_at = SyncRun.Status.RUNNING, now
+    else:
+        run.refresh_from_db()
+    return bool(claimed)
+
+
+def _skip_if_queued(run: SyncRun, reason: str) -> None:
+    """Record the run as skipped, unless another worker is executing (or executed) it."""
+    skipped = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.QUEUED).update(
+        status=SyncRun.Status.SKIPPED, finished_at=timezone.now(), error=reason, phase=""
+    )
+    run.refresh_from_db()
+    if not skipped:
+        logger.info("Sync run %s is already %s; not skipping it", run.pk, run.status)
 
 
 def _execute(
@@ -168,7 +193,7 @@ def _read_pages(
     run.progress_total = (loaders.mirror_size(connection) or None) if full_pass else None
     final_link = None
     page: UserPage
-    for page in client.iter_user_delta(delta_link):
+    for page in read_ahead(client, client.iter_user_delta(delta_link)):
         result = write_page(
             connection, page.users, seen_at=timezone.now(), full_pass=full_pass, guard=lease.renew
         )

@@ -55,6 +55,13 @@ def connect_start(request: HttpRequest, customer_id: int) -> HttpResponse:
 @require_GET
 def callback(request: HttpRequest) -> HttpResponse:
     """Microsoft's redirect back, for the sign-in leg and the consent leg."""
+    if any(len(values) > 1 for _key, values in request.GET.lists()):
+        # Microsoft sends each parameter once; which copy to believe is not ours to guess.
+        return refused(
+            request,
+            None,
+            "This response from Microsoft repeats a parameter and was refused. Start again from the portal.",
+        )
     params = {key: request.GET.get(key, "") for key in request.GET}
     leg = consent.leg_of(request.session, params)
     try:

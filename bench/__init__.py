@@ -1,0 +1,1 @@
+"""The sync benchmark (`python bench/sync_benchmark.py`); see README.md, "Performance"."""

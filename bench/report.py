@@ -1,0 +1,238 @@
+"""Turning benchmark results into the printed table and the target checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+LABELS = {
+    "initial": "initial import",
+    "no_change": "re-sync, no change",
+    "one_percent": "re-sync, 1 % changed",
+    "all_titles": "re-sync, every title changed",
+}
+NAIVE_FOR = {"no_change": "no_change", "one_percent": "one_percent", "all_titles": "all_titles"}
+PHASES = ("fetch", "fetch.mirror_writes", "classify", "plan", "apply")
+
+
+def label(name: str) -> str:
+    if name.startswith("initial_"):
+        return "initial import"
+    return LABELS.get(name, name)
+
+
+def naive_seconds(backend: dict[str, Any], name: str, users: int) -> float | None:
+    """The naive reference for a scenario, extrapolated linearly to `users`."""
+    naive = backend.get("naive") or {}
+    measured = naive.get(NAIVE_FOR.get(name, "initial"))
+    if not measured or not naive.get("users"):
+        return None
+    return measured["seconds"] * users / naive["users"]
+
+
+def _ratio(value: float | None, reference: float | None) -> float | None:
+    if value is None or not reference:
+        return None
+    return value / reference
+
+
+def rows(result: dict[str, Any], vendor: str) -> list[dict[str, Any]]:
+    backend = result["backends"][vendor]
+    postgres = result["backends"].get("postgresql", {}).get("scenarios", {})
+    out = []
+    for name, entry in backend["scenarios"].items():
+        reference = entry if entry.get("floor_seconds") is not None else postgres.get(name, {})
+        floor = reference.get("floor_seconds")
+        if not any((reference.get("floor_rows") or {}).values()):
+            floor = None  # nothing written: no floor to compare with
+        naive = naive_seconds(backend, name, entry["users"])
+        out.append(
+            {
+                "scenario": name,
+                "label": label(name),
+                "users": entry["users"],
+                "seconds": entry["seconds"],
+                "floor_seconds": floor,
+                "floor_with_foreign_keys_seconds": reference.get("floor_with_foreign_keys_seconds")
+                if floor
+                else None,
+                "x_floor": _ratio(entry["seconds"], floor),
+                "naive_seconds": naive,
+                "naive_speedup": _ratio(naive, entry["seconds"]),
+                "vs_postgresql": _ratio(entry["seconds"], postgres.get(name, {}).get("seconds"))
+                if vendor != "postgresql"
+                else None,
+                "rss_peak_mb": entry["rss_peak_mb"],
+                "phases": entry.get("phases", {}),
+                "wal_mb": (entry.get("database_activity") or {}).get("wal_bytes", 0) / 1e6 or None,
+                "forced_checkpoints": (entry.get("database_activity") or {}).get("forced_checkpoints"),
+            }
+        )
+    return out
+
+
+def _fmt(value: float | None, pattern: str, empty: str = "-") -> str:
+    return empty if value is None else pattern.format(value)
+
+
+def render(result: dict[str, Any]) -> str:
+    machine = result["machine"]
+    lines = [
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, "
+        f"Python {machine['python']}, Django {machine['django']}",
+    ]
+    for vendor, backend in result["backends"].items():
+        database = ", ".join(f"{k} {v}" for k, v in backend["database"].items())
+        lines += ["", f"{backend['label']} ({database})"]
+        header = (
+            f"{'scenario':<30}{'users':>9}{'seconds':>9}{'floor s':>9}{'+FKs s':>8}{'x floor':>9}"
+            f"{'naive s':>10}{'naive/this':>12}{'vs PG':>7}{'RSS MB':>8}"
+        )
+        lines += [header, "-" * len(header)]
+        for row in rows(result, vendor):
+            lines.append(
+                f"{row['label']:<30}{row['users']:>9,}{row['seconds']:>9.2f}"
+                f"{_fmt(row['floor_seconds'], '{:.2f}'):>9}"
+                f"{_fmt(row['floor_with_foreign_keys_seconds'], '{:.2f}'):>8}{_fmt(row['x_floor'], '{:.1f}x'):>9}"
+                f"{_fmt(row['naive_seconds'], '{:.1f}'):>10}{_fmt(row['naive_speedup'], '{:.0f}x'):>12}"
+                f"{_fmt(row['vs_postgresql'], '{:.2f}x'):>7}{row['rss_peak_mb']:>8.0f}"
+            )
+        lines += ["", "  where the time goes (seconds: " + ", ".join(PHASES) + ", other; WAL MB)"]
+        for row in rows(result, vendor):
+            phases = row["phases"]
+            other = row["seconds"] - sum(phases.get(p, 0.0) for p in PHASES if "." not in p)
+            parts = "  ".join(f"{phases.get(p, 0.0):6.2f}" for p in PHASES)
+            wal = _fmt(row["wal_mb"], "{:.0f}")
+            lines.append(f"  {row['label']:<28}{row['users']:>9,}  {parts}  {other:6.2f}  {wal:>6}")
+        naive = backend.get("naive")
+        if naive:
+            measured = ", ".join(
+                f"{name} {naive[name]['seconds']:.1f} s" for name in ("initial", *NAIVE_FOR) if name in naive
+            )
+            lines.append(f"  naive reference measured on {naive['users']:,} users: {measured}")
+    lines += ["", "Targets:"]
+    for target in result.get("targets", []):
+        mark = "met" if target["met"] else "NOT MET"
+        lines.append(f"  [{mark:>7}] {target['name']}: {target['value']} (target {target['limit']})")
+    return "\n".join(lines)
+
+
+def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's targets, checked on the figures of this one run."""
+    checks: list[dict[str, Any]] = []
+
+    def check(name: str, value: float | None, limit: float, fmt: str, *, at_least: bool = False) -> None:
+        if value is None:
+            return
+        met = value >= limit if at_least else value <= limit
+        sign = ">=" if at_least else "<="
+        checks.append(
+            {"name": name, "value": fmt.format(value), "limit": f"{sign} {fmt.format(limit)}", "met": met}
+        )
+
+    backends = result["backends"]
+    pg = {row["scenario"]: row for row in rows(result, "postgresql")} if "postgresql" in backends else {}
+    main = result["config"]["users"]
+    if pg:
+        initial = pg["initial"]
+        check(f"PostgreSQL initial {main:,} vs the COPY floor", initial["x_floor"], 4.0, "{:.2f}x")
+        check(
+            f"PostgreSQL initial {main:,} speed-up over the naive loop",
+            initial["naive_speedup"],
+            20.0,
+            "{:.0f}x",
+            at_least=True,
+        )
+        check(f"PostgreSQL no-change re-sync of {main:,}", pg["no_change"]["seconds"], 1.5, "{:.2f} s")
+        check(f"PostgreSQL 1 % changed re-sync of {main:,}", pg["one_percent"]["seconds"], 2.0, "{:.2f} s")
+        for name, row in pg.items():
+            if name.startswith("initial_") and row["users"] > main:
+                factor = row["users"] / main
+                check(
+                    f"PostgreSQL initial {row['users']:,} / initial {main:,} (linear: {factor:.1f}x)",
+                    row["seconds"] / initial["seconds"],
+                    factor * 1.1,
+                    "{:.2f}x",
+                )
+    for backend in backends.values():
+        initial = backend["scenarios"]["initial"]
+        check(
+            f"{backend['label']} peak RSS of the initial {main:,}", initial["rss_peak_mb"], 300.0, "{:.0f} MB"
+        )
+    if pg and "sqlite" in backends:
+        for row in rows(result, "sqlite"):
+            check(
+                f"SQLite / PostgreSQL, {row['label']} {row['users']:,}", row["vs_postgresql"], 2.0, "{:.2f}x"
+            )
+    return checks
+
+
+README_START, README_END = "<!-- performance-figures:start -->", "<!-- performance-figures:end -->"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The figures as the README shows them."""
+    machine = result["machine"]
+    lines = [
+        f"Measured {result['generated_at'][:10]} with `{result['command']}` on {machine['cpu']}, "
+        f"{machine['cores']} cores, {machine['memory_gib']} GiB RAM, {machine['os']}, "
+        f"Python {machine['python']}, Django {machine['django']}.",
+    ]
+    for vendor, backend in result["backends"].items():
+        database = ", ".join(f"{k} {v}" for k, v in backend["database"].items())
+        vs = " | vs PostgreSQL" if vendor != "postgresql" else ""
+        lines += [
+            "",
+            f"**{backend['label']}** ({database})",
+            "",
+            f"| scenario | users | seconds | floor s (+FKs) | × floor | naive s | naive / this{vs} | peak RSS MB |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if vs else "") + " ---: |",
+        ]
+        for row in rows(result, vendor):
+            floor = "-"
+            if row["floor_seconds"] is not None:
+                floor = f"{row['floor_seconds']:.2f} ({row['floor_with_foreign_keys_seconds']:.2f})"
+            cells = [
+                row["label"],
+                f"{row['users']:,}",
+                f"{row['seconds']:.2f}",
+                floor,
+                _fmt(row["x_floor"], "{:.1f}×"),
+                _fmt(row["naive_seconds"], "{:.0f}"),
+                _fmt(row["naive_speedup"], "{:.0f}×"),
+            ]
+            if vs:
+                cells.append(_fmt(row["vs_postgresql"], "{:.2f}×"))
+            cells.append(f"{row['rss_peak_mb']:.0f}")
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", "Where the time goes (seconds):", ""]
+        lines += [
+            "| scenario | users | fetch (of which mirror writes) | classify | plan | apply | other | WAL MB |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for row in rows(result, vendor):
+            phases = row["phases"]
+            other = row["seconds"] - sum(phases.get(p, 0.0) for p in PHASES if "." not in p)
+            lines.append(
+                f"| {row['label']} | {row['users']:,} | {phases.get('fetch', 0):.2f} "
+                f"({phases.get('fetch.mirror_writes', 0):.2f}) | {phases.get('classify', 0):.2f} | "
+                f"{phases.get('plan', 0):.2f} | {phases.get('apply', 0):.2f} | {other:.2f} | "
+                f"{_fmt(row['wal_mb'], '{:.0f}')} |"
+            )
+    lines += ["", "Targets, checked on the figures of this one run:", ""]
+    for target in result.get("targets", []):
+        mark = "met" if target["met"] else "**not met**"
+        lines.append(f"* {target['name']}: {target['value']} (target {target['limit']}): {mark}")
+    return "\n".join(lines)
+
+
+def update_readme(path, result: dict[str, Any]) -> None:
+    """Replace the figures between the README's performance markers."""
+    from pathlib import Path
+
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"{path} has no {README_START} ... {README_END} block")
+    block = f"{README_START}\n{markdown(result)}\n{README_END}"
+    path.write_text(text[:start] + block + text[end + len(README_END) :], encoding="utf-8")

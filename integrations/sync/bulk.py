@@ -1,0 +1,273 @@
+"""Bulk writes of the sync in plain SQL: a handful of statements per batch.
+
+At 100,000 users the ORM's per-object work (a model instance per row, field
+preparation per value, `bulk_update`'s CASE expression per row and field)
+costs several times what the database itself needs, so the sync's large
+writes pass plain tuples straight to the driver instead:
+
+* PostgreSQL: rows are COPYed into a temporary table (dropped at commit), and
+  one INSERT ... SELECT / UPDATE ... FROM moves them into place, with the same
+  conflict handling an INSERT would have. Audit rows are COPYed directly.
+* SQLite (and any other backend): `executemany` of one prepared statement, or
+  multi-row VALUES where ids must come back (RETURNING).
+
+Callers own the transaction (and the lease check inside it). Statements go
+through Django's cursor, so they count in `CaptureQueriesContext`; a COPY,
+which Django does not see, is recorded there by hand.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from django.db import connection
+from django.db.backends.utils import CursorWrapper
+
+from integrations.models import DirectoryUser, FieldChange
+from portal.customers.models import Contact
+
+MIRROR = DirectoryUser._meta.db_table
+CONTACT = Contact._meta.db_table
+AUDIT = FieldChange._meta.db_table
+
+# Contact columns a sync update may write (plan.ContactUpdate.values keys).
+UPDATABLE_CONTACT_COLUMNS = (
+    "first_name",
+    "last_name",
+    "job_title",
+    "mobile_phone",
+    "site_id",
+    "azure_object_id",
+    "is_shared_mailbox",
+)
+NEW_CONTACT_COLUMNS = (
+    "email",
+    "first_name",
+    "last_name",
+    "job_title",
+    "mobile_phone",
+    "site_id",
+    "is_shared_mailbox",
+    "azure_object_id",
+)
+AUDIT_COLUMNS = ("contact_id", "contact_email", "field", "old_value", "new_value")
+
+
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _column_type(model, column: str) -> str:
+    field = next(f for f in model._meta.concrete_fields if f.column == column)
+    return field.db_type(connection)
+
+
+def _datetime(value: datetime):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _record_copy(sql: str, rows: int, started: float) -> None:
+    """Make a COPY visible to Django's query log (tests count queries with it)."""
+    if connection.queries_logged:
+        connection.queries_log.append(
+            {"sql": f"{sql} -- {rows} rows", "time": f"{time.monotonic() - started:.3f}"}
+        )
+
+
+def _copy(cursor: CursorWrapper, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> int:
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    started = time.monotonic()
+    count = 0
+    with cursor.cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
+            count += 1
+    _record_copy(sql, count, started)
+    return count
+
+
+def _temp_table(cursor: CursorWrapper, name: str, model, columns: Sequence[str], *extra: str) -> None:
+    """A temporary table for one batch, with the model's column types, dropped at commit.
+
+    Dropped first too: inside an enclosing transaction (a test's) the previous
+    batch's table is still there.
+    """
+    definitions = [f"{column} {_column_type(model, column)}" for column in columns]
+    cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
+    cursor.execute(f"CREATE TEMPORARY TABLE {name} ({', '.join([*definitions, *extra])}) ON COMMIT DROP")
+
+
+# -- the mirror ----------------------------------------------------------------------------
+def upsert_mirror(
+    connection_id: int,
+    columns: Sequence[str],
+    groups: Sequence[tuple[Sequence[str], Sequence[Sequence]]],
+    *,
+    seen_at: datetime,
+) -> None:
+    """Insert or merge mirror rows of one connection.
+
+    `columns` name every value of a row (object_id first); each group is
+    (the columns a conflict may overwrite, its rows). An existing row whose
+    `account_enabled` changes forgets its mailbox purpose, so it is asked again.
+    """
+    seen = _datetime(seen_at)
+    with connection.cursor() as cursor:
+        if _postgres():
+            _temp_table(cursor, "sync_mirror_page", DirectoryUser, columns, "shape integer")
+            _copy(
+                cursor,
+                "sync_mirror_page",
+                [*columns, "shape"],
+                ((*row, shape) for shape, (_, rows) in enumerate(groups) for row in rows),
+            )
+            for shape, (update, _) in enumerate(groups):
+                cursor.execute(
+                    f"INSERT INTO {MIRROR} (connection_id, last_seen_at, purpose, {', '.join(columns)}) "  # noqa: S608
+                    f"SELECT %s, %s, '', {', '.join(columns)} FROM sync_mirror_page WHERE shape = %s "
+                    f"ON CONFLICT (connection_id, object_id) DO UPDATE SET {_mirror_updates(update)}",
+                    [connection_id, seen, shape],
+                )
+            return
+        for update, rows in groups:
+            placeholders = ", ".join(["%s"] * len(columns))
+            cursor.executemany(
+                f"INSERT INTO {MIRROR} (connection_id, last_seen_at, purpose, {', '.join(columns)}) "  # noqa: S608
+                f"VALUES (%s, %s, '', {placeholders}) "
+                f"ON CONFLICT (connection_id, object_id) DO UPDATE SET {_mirror_updates(update)}",
+                [(connection_id, seen, *row) for row in rows],
+            )
+
+
+def _mirror_updates(update: Sequence[str]) -> str:
+    # Every SET expression sees the row as it was before the statement (SQL semantics).
+    assignments = [f"{column} = excluded.{column}" for column in ("last_seen_at", *update)]
+    if "account_enabled" in update:
+        distinct = "IS DISTINCT FROM" if _postgres() else "IS NOT"
+        assignments.append(
+            f"purpose = CASE WHEN {MIRROR}.account_enabled {distinct} excluded.account_enabled "
+            f"THEN '' ELSE {MIRROR}.purpose END"
+        )
+    return ", ".join(assignments)
+
+
+def set_purposes(connection_id: int, rows: Sequence[tuple[str, str]]) -> None:
+    """Store mailbox purposes: rows of (purpose, object_id)."""
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {MIRROR} SET purpose = %s WHERE connection_id = %s AND object_id = %s",  # noqa: S608
+            [(purpose, connection_id, object_id) for purpose, object_id in rows],
+        )
+
+
+# -- contacts ------------------------------------------------------------------------------
+def insert_contacts(customer_id: int, rows: Sequence[Sequence], *, now: datetime) -> list[tuple[int, str]]:
+    """Insert new contacts (values in NEW_CONTACT_COLUMNS order); return (id, email) of those inserted.
+
+    A row whose email a contact of the customer already has (created in the
+    portal since the plan) is left out, not an error.
+    """
+    if not rows:
+        return []
+    stamp = _datetime(now)
+    columns = ", ".join(NEW_CONTACT_COLUMNS)
+    with connection.cursor() as cursor:
+        if _postgres():
+            _temp_table(cursor, "sync_new_contacts", Contact, NEW_CONTACT_COLUMNS)
+            _copy(cursor, "sync_new_contacts", NEW_CONTACT_COLUMNS, rows)
+            cursor.execute(
+                f"INSERT INTO {CONTACT} (customer_id, created_at, updated_at, {columns}) "  # noqa: S608
+                f"SELECT %s, %s, %s, {columns} FROM sync_new_contacts "
+                "ON CONFLICT DO NOTHING RETURNING id, email",
+                [customer_id, stamp, stamp],
+            )
+            return list(cursor.fetchall())
+        inserted: list[tuple[int, str]] = []
+        sql = f"INSERT INTO {CONTACT} (customer_id, created_at, updated_at, {columns}) VALUES "  # noqa: S608
+        if not connection.features.can_return_rows_from_bulk_insert:  # SQLite before 3.35
+            row_sql = "(" + ", ".join(["%s"] * (len(NEW_CONTACT_COLUMNS) + 3)) + ") ON CONFLICT DO NOTHING"
+            for row in rows:
+                cursor.execute(sql + row_sql, (customer_id, stamp, stamp, *row))
+                if cursor.rowcount == 1:
+                    inserted.append((cursor.lastrowid, row[0]))
+            return inserted
+        width = len(NEW_CONTACT_COLUMNS) + 3
+        per_statement = max(1, connection.features.max_query_params // width)
+        row_sql = "(" + ", ".join(["%s"] * width) + ")"
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            cursor.execute(
+                sql + ", ".join([row_sql] * len(chunk)) + " ON CONFLICT DO NOTHING RETURNING id, email",
+                [value for row in chunk for value in (customer_id, stamp, stamp, *row)],
+            )
+            inserted.extend(cursor.fetchall())
+        return inserted
+
+
+def update_contacts(groups: dict[tuple[str, ...], list[Sequence]], *, now: datetime) -> int:
+    """Write changed fields only: each group is (its columns, rows of (id, *values)).
+
+    Returns how many contacts were updated (fewer than given if some were deleted meanwhile).
+    """
+    stamp = _datetime(now)
+    with connection.cursor() as cursor:
+        if _postgres():
+            return _update_contacts_postgres(cursor, groups, stamp)
+        written = 0
+        for columns, rows in groups.items():
+            assignments = ", ".join(f"{column} = %s" for column in (*columns, "updated_at"))
+            cursor.executemany(
+                f"UPDATE {CONTACT} SET {assignments} WHERE id = %s",  # noqa: S608
+                [(*row[1:], stamp, row[0]) for row in rows],
+            )
+            written += cursor.rowcount
+        return written
+
+
+def _update_contacts_postgres(cursor: CursorWrapper, groups: dict, stamp) -> int:
+    """One UPDATE for the batch: each row carries a bit mask of the columns it writes."""
+    columns = UPDATABLE_CONTACT_COLUMNS
+    bits = {column: 1 << n for n, column in enumerate(columns)}
+
+    def rows():
+        for group_columns, group_rows in groups.items():
+            mask = sum(bits[column] for column in group_columns)
+            positions = {column: n for n, column in enumerate(group_columns, start=1)}
+            for row in group_rows:
+                yield (row[0], *(row[positions[c]] if c in positions else None for c in columns), mask)
+
+    _temp_table(cursor, "sync_contact_updates", Contact, ("id", *columns), "mask integer")
+    _copy(cursor, "sync_contact_updates", ("id", *columns, "mask"), rows())
+    assignments = ", ".join(
+        f"{column} = CASE WHEN u.mask & {bits[column]} <> 0 THEN u.{column} ELSE c.{column} END"
+        for column in columns
+    )
+    cursor.execute(
+        f"UPDATE {CONTACT} AS c SET {assignments}, updated_at = %s "  # noqa: S608
+        "FROM sync_contact_updates AS u WHERE c.id = u.id",
+        [stamp],
+    )
+    return cursor.rowcount
+
+
+# -- the audit log -------------------------------------------------------------------------
+def insert_field_changes(
+    *, run_id: int, customer_id: int, rows: Sequence[Sequence], changed_at: datetime
+) -> None:
+    """Audit rows, values in AUDIT_COLUMNS order."""
+    if not rows:
+        return
+    columns = ("run_id", "customer_id", "changed_at", *AUDIT_COLUMNS)
+    with connection.cursor() as cursor:
+        if _postgres():
+            _copy(cursor, AUDIT, columns, ((run_id, customer_id, changed_at, *row) for row in rows))
+            return
+        stamp = _datetime(changed_at)
+        cursor.executemany(
+            f"INSERT INTO {AUDIT} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",  # noqa: S608
+            [(run_id, customer_id, stamp, *row) for row in rows],
+        )

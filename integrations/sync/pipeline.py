@@ -1,0 +1,86 @@
+"""Read the next page while the current one is written.
+
+Fetching a page is mostly waiting (Microsoft, TLS, the network) and
+writing one is mostly waiting too (the database); overlapping the two hides
+one behind the other. A background thread drives the page iterator and hands
+over at most `depth` pages ahead, so memory stays bounded by a few pages. The
+thread never touches the database: every write, and the lease check guarding
+it, stays in the caller's thread.
+
+Only the Graph client is read ahead: it does network reads and nothing else.
+Another client (a test double) may do anything while it pages, even write
+to the database, so its pages are read in the caller's thread as before.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+
+_DONE = object()
+
+
+def read_ahead(client: object, pages: Iterable[T]) -> Iterator[T]:
+    """`pages` of `client`, fetched one page ahead when the client is the Graph client."""
+    from integrations.graph.client import GraphClient
+
+    return prefetched(pages) if isinstance(client, GraphClient) else iter(pages)
+
+
+class _Failure:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def prefetched(pages: Iterable[T], *, depth: int = 1) -> Iterator[T]:
+    """Yield the items of `pages`, produced one step ahead in a thread.
+
+    An exception raised while producing is re-raised here, at the item where
+    it happened. If the consumer stops early (an error, a lost lease) the
+    producer stops after the item it is working on.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def hand_over(item: object) -> bool:
+        """Queue `item` for the consumer; False once the consumer has stopped reading."""
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in pages:
+                if not hand_over(item):
+                    break
+            else:
+                hand_over(_DONE)
+        except BaseException as exc:  # handed to the consumer, who raises it
+            hand_over(_Failure(exc))
+        finally:
+            close = getattr(pages, "close", None)
+            if stop.is_set() and close is not None:
+                close()
+
+    producer = threading.Thread(target=produce, name="sync-page-prefetch", daemon=True)
+    producer.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failure):
+                raise item.error
+            yield item
+    finally:
+        # The producer notices within 50 ms, or after the request it is in;
+        # it never writes anything, so it is not waited for.
+        stop.set()

@@ -1,0 +1,81 @@
+"""The sync benchmark still runs, end to end, at 1,000 users (`--smoke`).
+
+It runs as the README documents it (a separate process, the simulator in
+another one), on the database engine of this test run, in databases of its
+own that it drops afterwards. The figures are not checked (this machine may
+be busy), only that every one of them is produced and makes sense.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow
+
+
+def backend_options(tmp_path: Path) -> tuple[str, list[str]]:
+    database = settings.DATABASES["default"]
+    if "postgresql" not in database["ENGINE"]:
+        return "sqlite", ["--sqlite-path", str(tmp_path / "bench_smoke.sqlite3")]
+    user = database.get("USER") or "postgres"
+    password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
+    host = database.get("HOST") or "127.0.0.1"
+    port = database.get("PORT") or 5432
+    url = f"postgres://{user}{password}@{host}:{port}/bench_smoke_{os.getpid()}"
+    return "postgresql", ["--pg-url", url]
+
+
+def test_the_benchmark_runs_end_to_end_and_reports_every_figure(tmp_path):
+    vendor, options = backend_options(tmp_path)
+    output = tmp_path / "smoke.json"
+
+    command = [sys.executable, "bench/sync_benchmark.py", "--smoke", "--backends", vendor]
+    done = subprocess.run(
+        [*command, "--output", str(output), *options],
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Targets:" in done.stdout
+    result = json.loads(output.read_text())
+    backend = result["backends"][vendor]
+    scenarios = backend["scenarios"]
+    assert set(scenarios) == {
+        "initial",
+        "no_change",
+        "one_percent",
+        "all_titles",
+        "initial_500",
+        "initial_2000",
+    }
+    initial = scenarios["initial"]["run"]
+    assert initial["fetched"] == 1000 and initial["full_pass"]
+    assert 800 < initial["created"] < 1000  # guests, leavers, unmapped users are skipped
+    assert scenarios["no_change"]["run"]["fetched"] == 0
+    assert scenarios["no_change"]["run"]["fields_changed"] == 0
+    assert 1 <= scenarios["one_percent"]["run"]["fields_changed"] <= 10
+    assert scenarios["all_titles"]["run"]["updated"] == initial["created"]
+    assert scenarios["initial_2000"]["run"]["fetched"] == 2000
+    assert all(entry["seconds"] > 0 and entry["rss_peak_mb"] > 0 for entry in scenarios.values())
+    assert set(backend["naive"]) == {"users", "initial", "no_change", "one_percent", "all_titles"}
+    assert backend["naive"]["initial"]["run"]["created"] > 0
+    if vendor == "postgresql":
+        assert scenarios["initial"]["floor_seconds"] > 0
+        assert scenarios["initial"]["floor_rows"]["mirror"] == 1000
+    assert result["targets"] and all(isinstance(target["met"], bool) for target in result["targets"])
+    assert result["machine"]["cores"]
+    assert not (tmp_path / "bench_smoke.sqlite3").exists()  # the benchmark drops its databases

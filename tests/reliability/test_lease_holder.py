@@ -1,0 +1,115 @@
+"""The lease records who holds it, so that a killed worker's lease is taken over
+at once on its machine, and never while its holder lives or when its machine
+cannot be judged (the expiry decides there)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from integrations.models import AzureConnection, SyncRun
+from integrations.services import runs
+from integrations.sync import lease
+from integrations.sync.lease import Lease, holder_is_gone, is_leased, process_identity
+from tests.integrations.conftest import TENANT_ID
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def connection(customer) -> AzureConnection:
+    return AzureConnection.objects.create(customer=customer, tenant_id=TENANT_ID)
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited and been reaped."""
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return pid
+
+
+def held_by(connection: AzureConnection, **holder) -> AzureConnection:
+    taken = Lease.acquire(connection.pk, run_id=7)
+    assert taken is not None
+    AzureConnection.objects.filter(pk=connection.pk).update(
+        lease_holder={**process_identity(), "run": 7, **holder}
+    )
+    connection.refresh_from_db()
+    return connection
+
+
+def test_a_lease_held_by_a_live_process_is_not_taken(connection):
+    held_by(connection)  # this very process
+
+    assert Lease.acquire(connection.pk) is None
+    assert is_leased(connection)
+
+
+def test_a_lease_held_by_a_dead_process_on_this_machine_is_taken_over_at_once(connection):
+    held_by(connection, pid=dead_pid())
+
+    assert not is_leased(connection)
+    taken = Lease.acquire(connection.pk, run_id=8)
+
+    assert taken is not None
+    connection.refresh_from_db()
+    assert connection.lease_token == taken.token and connection.lease_holder["run"] == 8
+
+
+def test_a_zombie_holder_is_dead(connection):
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    try:
+        time.sleep(0.2)  # exited, not yet reaped: a zombie
+        assert holder_is_gone({**process_identity(), "pid": pid})
+    finally:
+        os.waitpid(pid, 0)
+
+
+def test_a_reused_pid_does_not_keep_a_dead_holder_alive(connection):
+    identity = process_identity()
+
+    assert holder_is_gone({**identity, "pid": os.getppid(), "start": -1})
+    assert holder_is_gone({**identity, "start": identity["start"] - 1})  # our pid, an earlier process
+
+
+@pytest.mark.parametrize("key", ["host", "boot", "pid_ns"])
+def test_a_holder_on_another_machine_or_container_is_left_to_the_expiry(connection, key):
+    held_by(connection, pid=dead_pid(), **{key: "elsewhere"})
+
+    assert is_leased(connection)
+    assert Lease.acquire(connection.pk) is None
+
+
+def test_a_process_hidden_from_proc_is_assumed_alive(connection, monkeypatch):
+    monkeypatch.setattr(lease, "_proc_stat", lambda pid: None)
+
+    assert not holder_is_gone({**process_identity(), "pid": os.getppid(), "start": -1})
+
+
+@pytest.mark.parametrize("holder", [None, "text", {"pid": "12"}, {"pid": True}, {}])
+def test_an_unreadable_holder_is_left_to_the_expiry(holder):
+    assert not holder_is_gone(holder)
+
+
+def test_the_reaper_closes_a_running_run_whose_lease_another_run_took_over(connection):
+    stale = SyncRun.objects.create(
+        customer=connection.customer, connection=connection, trigger="manual", status="running"
+    )
+    held_by(connection, pid=dead_pid(), run=stale.pk)
+    current = SyncRun.objects.create(
+        customer=connection.customer, connection=connection, trigger="manual", status="running"
+    )
+    Lease.acquire(connection.pk, run_id=current.pk)
+
+    runs.reap_abandoned_runs(connection=connection)
+
+    stale.refresh_from_db()
+    current.refresh_from_db()
+    assert (stale.status, stale.error_kind) == ("failed", "abandoned")
+    assert current.status == "running"
