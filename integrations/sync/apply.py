@@ -30,7 +30,7 @@ BATCH_SIZE = 5000
 class ApplyResult:
     created: int = 0
     updated: int = 0
-    field_changes: int = 0
+    field_changes: int = 0  # overwritten fields; a created contact's audit row is not one
     # Emails a person created in the portal between plan and apply: left for the next run.
     raced: list[str] = field(default_factory=list)
 
@@ -99,7 +99,6 @@ def _create_batch(batch: Sequence[ContactCreate], run: SyncRun, result: ApplyRes
         audit.append((pk, create.email, FieldChange.CREATED, "", create.email))
     bulk.insert_field_changes(run_id=run.pk, customer_id=run.customer_id, rows=audit, changed_at=now)
     result.created += len(audit)
-    result.field_changes += len(audit)
 
 
 def _update_batch(batch: Sequence[ContactUpdate], run: SyncRun, result: ApplyResult) -> None:

@@ -158,7 +158,11 @@ def is_mailbox(user: MirrorUser) -> bool:
 
 def _looks_like_email(email: str) -> bool:
     local, at, domain = email.rpartition("@")
-    return bool(at and local and "." in domain and len(email) <= EMAIL_MAX_LENGTH and " " not in email)
+    if not (at and local and "." in domain and len(email) <= EMAIL_MAX_LENGTH and " " not in email):
+        return False
+    # Invisible characters (zero-width, bidi marks, controls) would make contacts that
+    # look identical to others and that Contact.email's own validator rejects.
+    return email.isprintable()
 
 
 def _winner_rank(user: MirrorUser) -> tuple[int, str]:

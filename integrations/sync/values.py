@@ -55,8 +55,10 @@ def _truncate(value: str, limit: int) -> str:
 
 
 def email_key(email: str) -> str:
-    """How emails compare (R6): case-insensitively, surrounding spaces ignored."""
-    return email.strip().lower()
+    """How emails compare (R6): case-insensitively, surrounding spaces ignored, and
+    the same whether its accents were sent composed (NFC) or decomposed (NFD)."""
+    key = email.strip().lower()
+    return key if key.isascii() else unicodedata.normalize("NFC", key)
 
 
 def value_key(value: str | None) -> str:

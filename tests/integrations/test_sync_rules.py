@@ -67,6 +67,7 @@ def test_r5_initial_import_creates_every_mapped_user_including_shared_mailboxes(
     run = sync(mapped, trigger=SyncRun.Trigger.INITIAL)
 
     assert run.created == 2
+    assert run.fields_changed == 0  # created contacts are audited as "created", not as field changes
     shared = Contact.objects.get(email="reception@contoso.com")
     assert shared.is_shared_mailbox
     assert not Contact.objects.get(email="ada@contoso.com").is_shared_mailbox

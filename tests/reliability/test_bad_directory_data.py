@@ -197,14 +197,6 @@ def test_a_user_sent_twice_in_one_page_is_stored_once(connection, graph):
     assert Contact.objects.get(email="user1@contoso.com").job_title == "Second"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "integrations/sync/plan.py `_looks_like_email` admits emails that Contact.email's own "
-        "validator rejects (zero-width, bidi and control characters): contacts are created that "
-        "look identical to others and cannot be saved in the admin. Skip them as invalid_email."
-    ),
-)
 def test_emails_with_invisible_or_bidi_characters_are_skipped_as_invalid(connection, graph):
     graph.add_round(
         {
@@ -225,14 +217,6 @@ def test_emails_with_invisible_or_bidi_characters_are_skipped_as_invalid(connect
     assert run.skipped_by_reason.get("invalid_email") == 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "integrations/sync/values.py `email_key` compares emails case-insensitively but not "
-        "under Unicode normalization: two directory users whose emails differ only as NFC/NFD "
-        "become two contacts that look identical. Normalize (NFC) before comparing."
-    ),
-)
 def test_emails_differing_only_in_unicode_normalization_are_one_contact(connection, graph):
     domain_nfc = unicodedata.normalize("NFC", "café.example")
     domain_nfd = unicodedata.normalize("NFD", "café.example")
