@@ -79,7 +79,6 @@ def naive_sync(connection: AzureConnection, run: SyncRun) -> dict[str, int]:
             )
             _audit(run, contact, FieldChange.CREATED, "", contact.email)
             counts["created"] += 1
-            counts["fields_changed"] += 1
             continue
         changed = 0
         for field, source in SYNCED_FIELDS.items():

@@ -166,8 +166,6 @@ def main(argv: list[str]) -> int:
     import django
 
     django.setup()
-    if os.environ.get("BENCH_SWITCH_INTERVAL"):  # experiments only
-        sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
     baseline = peak_rss_mb()
     result = STEPS[spec["step"]](spec)
     result["rss_baseline_mb"] = round(baseline, 1)
