@@ -33,9 +33,11 @@ def classify_disabled_users(
     (the run's lease check). Returns warnings for the run. Without the
     permission, the plan falls back to a heuristic and the warning says so.
     """
-    pending = list(
+    # Sorted here, not by the database: ORDER BY would walk the unique index and
+    # visit every row of the connection in key order (SQLite: ten times slower).
+    pending = sorted(
         DirectoryUser.objects.filter(connection=connection, removed=False, account_enabled=False, purpose="")
-        .order_by("object_id")
+        .order_by()
         .values_list("object_id", flat=True)
     )
     readable = True
