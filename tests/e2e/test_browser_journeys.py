@@ -147,6 +147,9 @@ def test_a_customer_admin_imports_from_azure_ad_and_reviews_the_result(
     shot(page, "06-management-page")
 
     page.click("text=Review the audit log")
+    # A click only waits for the navigation to start; the rows come with the new page.
+    page.wait_for_url(re.compile(r"/integrations/azure/customers/\d+/audit/"))
+    page.wait_for_selector("table tbody tr", timeout=TIMEOUT_MS)
     assert page.locator("table tbody tr").count() >= 1
     shot(page, "07-audit-log")
     with page.expect_download() as download_info:

@@ -98,7 +98,7 @@ class SlowDirectory(FakeDirectory):
 
     def iter_user_delta(self, delta_link=None):
         for page in super().iter_user_delta(delta_link):
-            time.sleep(0.3)
+            time.sleep(1.0)  # long enough that a start delayed by a loaded machine still overlaps
             yield page
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,17 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def connection(customer) -> AzureConnection:
     return AzureConnection.objects.create(customer=customer, tenant_id=TENANT_ID)
+
+
+def wait_until_zombie(pid: int, seconds: float = 30) -> None:
+    """Waits for an unreaped child to exit: on a loaded machine that can take a while."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        if fields[0] == "Z":
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} did not exit within {seconds} s")
 
 
 def dead_pid() -> int:
@@ -65,7 +77,7 @@ def test_a_zombie_holder_is_dead(connection):
     if pid == 0:
         os._exit(0)
     try:
-        time.sleep(0.2)  # exited, not yet reaped: a zombie
+        wait_until_zombie(pid)  # exited, not yet reaped
         assert holder_is_gone({**process_identity(), "pid": pid})
     finally:
         os.waitpid(pid, 0)
