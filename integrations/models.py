@@ -96,7 +96,10 @@ class DirectoryUser(models.Model):
         OTHERS = "others", "Other"
         NO_MAILBOX = "none", "No mailbox"
 
-    connection = models.ForeignKey(AzureConnection, on_delete=models.CASCADE, related_name="directory_users")
+    # Indexed by the unique (connection, object_id) constraint; its own index would only slow writes.
+    connection = models.ForeignKey(
+        AzureConnection, on_delete=models.CASCADE, related_name="directory_users", db_index=False
+    )
     object_id = models.CharField(max_length=36)
     display_name = models.CharField(max_length=256, blank=True)
     given_name = models.CharField(max_length=64, blank=True)
@@ -127,7 +130,10 @@ class DirectoryUser(models.Model):
 class SiteMapping(models.Model):
     """Places directory users whose attribute value matches `value` in `site` (R4)."""
 
-    connection = models.ForeignKey(AzureConnection, on_delete=models.CASCADE, related_name="mappings")
+    # Indexed by the unique (connection, value_key) constraint.
+    connection = models.ForeignKey(
+        AzureConnection, on_delete=models.CASCADE, related_name="mappings", db_index=False
+    )
     value = models.CharField(max_length=128)
     # `value` trimmed and case-folded: what matching compares.
     value_key = models.CharField(max_length=128, editable=False)
@@ -190,9 +196,15 @@ class SyncRun(models.Model):
         "progress_total",
     )
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="sync_runs")
+    # Both keys lead an index of Meta.
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="sync_runs", db_index=False)
     connection = models.ForeignKey(
-        AzureConnection, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
+        AzureConnection,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="runs",
+        db_index=False,
     )
     tenant_id = models.CharField(max_length=36, blank=True)
     trigger = models.CharField(max_length=10, choices=Trigger.choices)
@@ -298,10 +310,19 @@ class FieldChange(models.Model):
 
     CREATED = "created"
 
-    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="changes")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="field_changes")
+    # The three keys are indexed by the composite indexes below, which lead with them:
+    # single-column indexes would only add to every write of the largest table.
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="changes", db_index=False)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="field_changes", db_index=False
+    )
     contact = models.ForeignKey(
-        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="field_changes"
+        Contact,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="field_changes",
+        db_index=False,
     )
     contact_email = models.CharField(max_length=254)
     field = models.CharField(max_length=20)

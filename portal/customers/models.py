@@ -39,7 +39,8 @@ class Customer(models.Model):
 class Site(models.Model):
     """An office of a customer; contacts are placed in sites."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="sites")
+    # Indexed by the unique (customer, name) constraint.
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="sites", db_index=False)
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -56,8 +57,11 @@ class Site(models.Model):
 class Contact(models.Model):
     """An end user of a customer, typed by hand or synced from Entra ID."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
-    site = models.ForeignKey(Site, on_delete=models.SET_NULL, null=True, blank=True, related_name="contacts")
+    # Both keys lead an index of Meta (the email constraint, the site listing's index).
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts", db_index=False)
+    site = models.ForeignKey(
+        Site, on_delete=models.SET_NULL, null=True, blank=True, related_name="contacts", db_index=False
+    )
     email = models.EmailField(max_length=254)
     first_name = models.CharField(max_length=64, blank=True)
     last_name = models.CharField(max_length=64, blank=True)
@@ -96,7 +100,10 @@ class Membership(models.Model):
         ADMIN = "admin", "Administrator"
         MEMBER = "member", "Member"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    # Indexed by the unique (user, customer) constraint.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
 
