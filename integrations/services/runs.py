@@ -106,6 +106,8 @@ def reap_abandoned_runs(*, connection: AzureConnection | None = None) -> int:
             reason = "The worker running this sync stopped unexpectedly; the next run will pick up from here."
         elif run.status == SyncRun.Status.QUEUED and run.created_at < now - QUEUED_RUN_TIMEOUT:
             reason = "No worker picked this sync up in time. Is the task worker (qcluster) running?"
+        elif run.status == SyncRun.Status.QUEUED and _took_lease_and_vanished(run):
+            reason = "The worker that took this sync stopped before starting it; the next run will do it."
         elif run.connection is None:
             reason = "The connection was disconnected."
         else:
@@ -114,6 +116,12 @@ def reap_abandoned_runs(*, connection: AzureConnection | None = None) -> int:
             status=SyncRun.Status.FAILED, finished_at=now, error=reason, error_kind="abandoned"
         )
     return reaped
+
+
+def _took_lease_and_vanished(run: SyncRun) -> bool:
+    """A worker leased the connection for this queued run, and its lease lapsed before it started."""
+    connection = run.connection
+    return bool(connection) and lease_run_id(connection) == run.pk and not is_leased(connection)
 
 
 def _holds_lease(run: SyncRun) -> bool:

@@ -6,6 +6,11 @@ between pages and re-check it before every commit, so a run whose lease was
 taken over (it stalled past the expiry) or whose connection was deleted
 (disconnect, R14) stops instead of writing.
 
+The expiry is short (LEASE_DURATION): while a run works, a heartbeat thread
+extends it (`sync/heartbeat.py`), so a long Retry-After wait or a long plan
+never lets it lapse, while a worker lost with its machine or container frees
+the connection within that short time.
+
 The row also records who holds the lease: the run, and the process (host,
 PID namespace, boot, pid and start time). A worker killed with SIGKILL (OOM
 killer, a deploy) never releases its lease; on the same machine the next run
@@ -31,7 +36,8 @@ from integrations.models import AzureConnection
 
 logger = logging.getLogger(__name__)
 
-LEASE_DURATION = timedelta(minutes=10)
+# How long a silent holder keeps the lease: its heartbeat renews it far more often.
+LEASE_DURATION = timedelta(minutes=2)
 
 
 class LeaseLost(Exception):
@@ -78,11 +84,15 @@ class Lease:
         Inside a transaction this UPDATE also locks the connection row until
         commit, so the check and the writes it guards are atomic.
         """
-        renewed = AzureConnection.objects.filter(pk=self.connection_id, lease_token=self.token).update(
+        if not self.extend():
+            raise LeaseLost("The connection was disconnected or another sync took over.")
+
+    def extend(self) -> bool:
+        """Push the expiry back if the lease is still ours; False when it is not."""
+        extended = AzureConnection.objects.filter(pk=self.connection_id, lease_token=self.token).update(
             lease_expires_at=timezone.now() + LEASE_DURATION
         )
-        if not renewed:
-            raise LeaseLost("The connection was disconnected or another sync took over.")
+        return bool(extended)
 
     def release(self) -> None:
         AzureConnection.objects.filter(pk=self.connection_id, lease_token=self.token).update(
@@ -102,9 +112,13 @@ def is_leased(connection: AzureConnection) -> bool:
 
 def lease_run_id(connection: AzureConnection) -> int | None:
     """The run holding the connection's lease, when the holder says."""
-    holder = connection.lease_holder
+    return holder_run_id(connection.lease_holder)
+
+
+def holder_run_id(holder: object) -> int | None:
+    """The run named by a lease holder record, if it names one."""
     run = holder.get("run") if isinstance(holder, dict) else None
-    return run if isinstance(run, int) else None
+    return run if isinstance(run, int) and not isinstance(run, bool) else None
 
 
 # -- who holds it ----------------------------------------------------------------------

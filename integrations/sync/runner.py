@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from integrations.graph.errors import DeltaExpiredError, MicrosoftError
@@ -24,7 +24,8 @@ from integrations.models import AzureConnection, SyncRun
 from integrations.sync import loaders, outcome
 from integrations.sync.apply import apply_plan
 from integrations.sync.classify import classify_disabled_users
-from integrations.sync.lease import Lease, LeaseLost
+from integrations.sync.heartbeat import Heartbeat
+from integrations.sync.lease import Lease, LeaseLost, holder_run_id
 from integrations.sync.mirror import mark_unseen_removed, write_page
 from integrations.sync.pipeline import read_ahead
 from integrations.sync.plan import SyncPlan, build_plan
@@ -70,14 +71,15 @@ def run_sync(
         return run
     lease = Lease.acquire(connection.pk, run_id=run.pk)
     if lease is None:
-        _skip_if_queued(run, "Another sync of this connection was already running.")
+        _skip_if_queued(run, connection.pk, "Another sync of this connection was already running.")
         return run
     try:
         if not _claim(run):
             return run  # another worker executed this very run (a task delivered twice)
         # Callers may hold a stale copy (delta link, mapping attribute): read it anew under the lease.
         connection = AzureConnection.objects.get(pk=connection.pk)
-        _execute(connection, run, lease, client_factory or default_client_factory)
+        with Heartbeat(lease):
+            _execute(connection, run, lease, client_factory or default_client_factory)
     except LeaseLost as exc:
         run.cancel(f"Stopped: {exc}")
     except MicrosoftError as exc:
@@ -110,14 +112,27 @@ def _claim(run: SyncRun) -> bool:
     return bool(claimed)
 
 
-def _skip_if_queued(run: SyncRun, reason: str) -> None:
-    """Record the run as skipped, unless another worker is executing (or executed) it."""
-    skipped = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.QUEUED).update(
-        status=SyncRun.Status.SKIPPED, finished_at=timezone.now(), error=reason, phase=""
-    )
+def _skip_if_queued(run: SyncRun, connection_id: int, reason: str) -> None:
+    """Record the run as skipped, unless another worker is executing (or executed) it.
+
+    The lease may be held for this very run by a worker that has not claimed
+    it yet (a task delivered twice): that run is not skipped. The connection
+    row is locked while deciding, so no worker takes the lease meanwhile.
+    """
+    with transaction.atomic():
+        holder = (
+            AzureConnection.objects.select_for_update()
+            .filter(pk=connection_id)
+            .values_list("lease_holder", flat=True)
+            .first()
+        )
+        mine = holder_run_id(holder) == run.pk
+        skipped = not mine and SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.QUEUED).update(
+            status=SyncRun.Status.SKIPPED, finished_at=timezone.now(), error=reason, phase=""
+        )
     run.refresh_from_db()
     if not skipped:
-        logger.info("Sync run %s is already %s; not skipping it", run.pk, run.status)
+        logger.info("Sync run %s is %s and handled by another worker; not skipping it", run.pk, run.status)
 
 
 def _execute(

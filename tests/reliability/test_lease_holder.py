@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from integrations.models import AzureConnection, SyncRun
 from integrations.services import runs
 from integrations.sync import lease
 from integrations.sync.lease import Lease, holder_is_gone, is_leased, process_identity
+from integrations.sync.runner import run_sync
 from tests.integrations.conftest import TENANT_ID
+from tests.integrations.fakes import FakeDirectory
 
 pytestmark = pytest.mark.django_db
 
@@ -125,3 +129,43 @@ def test_the_reaper_closes_a_running_run_whose_lease_another_run_took_over(conne
     current.refresh_from_db()
     assert (stale.status, stale.error_kind) == ("failed", "abandoned")
     assert current.status == "running"
+
+
+def test_a_run_delivered_twice_is_not_skipped_by_the_worker_that_finds_its_twin_holding_the_lease(
+    connection,
+):
+    run = SyncRun.queue(connection, trigger="manual")
+    twin = Lease.acquire(connection.pk, run_id=run.pk)  # the other worker, about to claim the run
+
+    second = run_sync(connection, trigger="manual", run=run, client_factory=FakeDirectory())
+
+    assert second.status == "queued"
+    twin.release()  # (in reality the twin executes it; here this test does)
+    assert (
+        run_sync(connection, trigger="manual", run=run, client_factory=FakeDirectory()).status == "succeeded"
+    )
+
+
+def test_a_run_finding_another_run_holding_the_lease_is_skipped(connection):
+    Lease.acquire(connection.pk, run_id=12345)
+    run = SyncRun.queue(connection, trigger="manual")
+
+    run_sync(connection, trigger="manual", run=run, client_factory=FakeDirectory())
+
+    run.refresh_from_db()
+    assert (run.status, run.error) == ("skipped", "Another sync of this connection was already running.")
+
+
+def test_the_reaper_closes_a_queued_run_whose_worker_took_the_lease_and_vanished(connection):
+    run = SyncRun.queue(connection, trigger="manual")
+    Lease.acquire(connection.pk, run_id=run.pk)
+    AzureConnection.objects.filter(pk=connection.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
+        lease_holder={**process_identity(), "host": "another-machine", "run": run.pk},
+    )
+
+    assert runs.reap_abandoned_runs(connection=connection) == 1
+
+    run.refresh_from_db()
+    assert (run.status, run.error_kind) == ("failed", "abandoned")
+    assert runs.sync_now(connection=connection, requested_by=None).started
