@@ -158,18 +158,6 @@ def set_purposes(connection_id: int, rows: Sequence[tuple[str, str]]) -> None:
     if not rows:
         return
     with connection.cursor() as cursor:
-        if _postgres():
-            # One statement per chunk. The planner joins the arrays to the unique
-            # index even before the mirror has statistics (it sizes tables by
-            # their pages), so this never turns into a scan of the mirror.
-            purposes, object_ids = map(list, zip(*rows, strict=True))
-            cursor.execute(
-                f"UPDATE {MIRROR} AS m SET purpose = v.purpose "  # noqa: S608
-                "FROM unnest(%s::text[], %s::text[]) AS v(purpose, object_id) "
-                "WHERE m.connection_id = %s AND m.object_id = v.object_id",
-                [purposes, object_ids, connection_id],
-            )
-            return
         cursor.executemany(
             f"UPDATE {MIRROR} SET purpose = %s WHERE connection_id = %s AND object_id = %s",  # noqa: S608
             [(purpose, connection_id, object_id) for purpose, object_id in rows],

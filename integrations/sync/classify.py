@@ -59,7 +59,8 @@ def classify_disabled_users(
 
 
 def _store_purposes(connection: AzureConnection, purposes: dict[str, str]) -> None:
-    """Each account's row is found by the unique (connection, object id) index."""
+    """One prepared UPDATE, executed per account: each finds its row by the unique index,
+    however stale the planner's statistics are right after a large import."""
     known = DirectoryUser.Purpose.values
     bulk.set_purposes(
         connection.pk,
