@@ -13,7 +13,7 @@ from typing import Any
 
 
 def _serve(pipe: Any, options: dict[str, Any]) -> None:
-    from integrations.simulator.server import start_simulator
+    from microsoft_simulator.server import start_simulator
 
     try:
         sim = start_simulator(**options)

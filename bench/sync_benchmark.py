@@ -99,7 +99,7 @@ class Bench:
     """One benchmark run: the simulator, the databases and the measured steps."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from integrations.simulator.catalog import tenant_specs
+        from microsoft_simulator.catalog import tenant_specs
 
         self.args = args
         # One tenant per tenant size: the main one, the scaling sizes, the naive reference.

@@ -40,6 +40,11 @@ INSTALLED_APPS = [
     "integrations",
     "portal",
 ]
+# The local Microsoft simulator is a development tool (demo, tests, benchmark):
+# never installed in production, where the Docker image does not even contain it.
+DEV_TOOLS = env.bool("DEV_TOOLS", default=DEBUG)
+if DEV_TOOLS:
+    INSTALLED_APPS.append("microsoft_simulator")
 
 MIDDLEWARE = [
     "portal.health.HealthCheckMiddleware",

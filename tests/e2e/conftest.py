@@ -15,8 +15,8 @@ import pytest
 from django.db import connection as db_connection
 
 from integrations.graph import tokens
-from integrations.simulator.server import RunningSimulator, start_simulator
-from integrations.simulator.testing import session_for
+from microsoft_simulator.server import RunningSimulator, start_simulator
+from microsoft_simulator.testing import session_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTOSO = "525b6c55-3da5-4253-a683-5aac155e4a8c"

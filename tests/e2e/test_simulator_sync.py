@@ -11,9 +11,9 @@ from django.urls import reverse
 
 from integrations.models import AzureConnection, FieldChange, SyncRun
 from integrations.services import mapping
-from integrations.simulator.testing import consent, sign_in
 from integrations.sync.runner import run_sync
 from integrations.tasks import execute_run
+from microsoft_simulator.testing import consent, sign_in
 from portal.customers.models import Contact, Site
 from tests.e2e.conftest import CONTOSO, CONTOSO_ADMIN
 

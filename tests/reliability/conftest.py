@@ -9,7 +9,7 @@ import pytest
 
 from integrations.graph import tokens
 from integrations.services import connections
-from integrations.simulator.server import RunningSimulator, start_simulator
+from microsoft_simulator.server import RunningSimulator, start_simulator
 from tests.integrations.conftest import entra, microsoft  # noqa: F401  (fixtures shared with this suite)
 
 

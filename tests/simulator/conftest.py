@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 
-from integrations.simulator.server import RunningSimulator
-from integrations.simulator.testing import CASession, app_token, running_simulator, session_for
+from microsoft_simulator.server import RunningSimulator
+from microsoft_simulator.testing import CASession, app_token, running_simulator, session_for
 from tests.simulator.helpers import CONTOSO
 
 

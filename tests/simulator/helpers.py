@@ -8,7 +8,7 @@ from typing import Any
 import msal
 import requests
 
-from integrations.simulator.server import RunningSimulator
+from microsoft_simulator.server import RunningSimulator
 
 CONTOSO = "525b6c55-3da5-4253-a683-5aac155e4a8c"
 FABRIKAM = "801200dd-397e-42a6-aee4-23cdb509ee77"

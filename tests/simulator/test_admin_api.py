@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from integrations.simulator.testing import app_token, running_simulator, session_for
+from microsoft_simulator.testing import app_token, running_simulator, session_for
 from tests.simulator.helpers import CONTOSO, FABRIKAM, all_pages, graph_error
 
 
@@ -161,7 +161,7 @@ def _env(directory: Path) -> dict[str, str]:
 
 
 def session_for_info(info: dict):
-    from integrations.simulator.testing import CASession
+    from microsoft_simulator.testing import CASession
 
     return CASession(info["ca_path"])
 
@@ -169,7 +169,7 @@ def session_for_info(info: dict):
 def test_portal_on_simulator_overrides_the_microsoft_settings():
     from django.conf import settings
 
-    from integrations.simulator.testing import portal_on_simulator
+    from microsoft_simulator.testing import portal_on_simulator
 
     with portal_on_simulator(users=5) as (sim, overrides):
         assert settings.AZURE_AUTHORITY_HOST == sim.base_url == overrides["AZURE_AUTHORITY_HOST"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from integrations.simulator.testing import admin_consent_url, app_token, consent
+from microsoft_simulator.testing import admin_consent_url, app_token, consent
 from tests.simulator.helpers import FABRIKAM, NORTHWIND, REDIRECT_URI
 
 

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from integrations.simulator.testing import cancel_sign_in, sign_in
+from microsoft_simulator.testing import cancel_sign_in, sign_in
 from tests.simulator.helpers import CONTOSO, FABRIKAM, REDIRECT_URI, msal_app
 
 # MSAL nudges towards form_post; the query mode is what most tests exercise.

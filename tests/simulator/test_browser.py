@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from integrations.simulator.testing import admin_consent_url
+from microsoft_simulator.testing import admin_consent_url
 from tests.simulator.helpers import CONTOSO, FABRIKAM, REDIRECT_URI, msal_app
 
 pytestmark = [

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from integrations.simulator.testing import running_simulator, session_for
+from microsoft_simulator.testing import running_simulator, session_for
 from tests.simulator.helpers import CONTOSO, FABRIKAM, GRAPH_SCOPE, msal_app
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from integrations.graph.models import SELECT
-from integrations.simulator.testing import running_simulator
+from microsoft_simulator.testing import running_simulator
 from tests.simulator.helpers import CONTOSO, all_pages, graph_error
 
 DELTA = f"/users/delta?$select={SELECT}&$top=20"
@@ -161,7 +161,7 @@ def test_filter_is_not_supported_on_delta(sim, graph):
 
 def test_a_few_thousand_users_page_in_999_user_pages():
     with running_simulator(users=3000, tenants=1, consented=[CONTOSO]) as sim:
-        from integrations.simulator.testing import app_token, session_for
+        from microsoft_simulator.testing import app_token, session_for
 
         http = session_for(sim)
         token = app_token(sim, CONTOSO, http)

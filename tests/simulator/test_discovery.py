@@ -5,7 +5,7 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from integrations.simulator.testing import app_token
+from microsoft_simulator.testing import app_token
 from tests.simulator.helpers import CONTOSO, GRAPH_SCOPE, msal_app
 
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from integrations.simulator.testing import app_token
+from microsoft_simulator.testing import app_token
 from tests.simulator.helpers import CONTOSO, GRAPH_SCOPE, graph_error, msal_app
 
 

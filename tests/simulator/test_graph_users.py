@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 from integrations.graph.models import SELECT
-from integrations.simulator.testing import app_token
-from integrations.simulator.tokens import Signer
+from microsoft_simulator.testing import app_token
+from microsoft_simulator.tokens import Signer
 from tests.simulator.helpers import CONTOSO, FABRIKAM, all_pages, graph_error
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from integrations.simulator.testing import app_token
+from microsoft_simulator.testing import app_token
 from tests.simulator.helpers import CONTOSO, FABRIKAM, graph_error
 
 

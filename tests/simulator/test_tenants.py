@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from integrations.simulator.catalog import FIXED_TENANTS, tenant_specs
-from integrations.simulator.tenants import UserFactory, generate_users
+from microsoft_simulator.catalog import FIXED_TENANTS, tenant_specs
+from microsoft_simulator.tenants import UserFactory, generate_users
 from tests.simulator.helpers import CONTOSO, FABRIKAM
 
 
@@ -60,7 +60,7 @@ def test_values_reach_graphs_maximum_lengths_and_unicode():
 
 
 def test_tenant_sizes_can_differ(sim):
-    from integrations.simulator.testing import running_simulator
+    from microsoft_simulator.testing import running_simulator
 
     with running_simulator(users=[30, 5], tenants=2) as other:
         assert [len(d.users) for d in other.state.directories.values()] == [30, 5]

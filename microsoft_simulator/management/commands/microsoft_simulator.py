@@ -188,9 +188,9 @@ class Command(BaseCommand):
 
     # -- run ------------------------------------------------------------------------
     def _run(self, options: dict[str, Any]) -> None:
-        from integrations.simulator.knobs import KnobBox
-        from integrations.simulator.server import start_simulator
-        from integrations.simulator.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+        from microsoft_simulator.knobs import KnobBox
+        from microsoft_simulator.server import start_simulator
+        from microsoft_simulator.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
         try:
             sizes = [int(n) for n in str(options["users"]).split(",")]
