@@ -25,6 +25,7 @@ from tests.integrations.microsoft_responses import AUTH_CODE
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("entra")]
 
+
 def test_a_customer_admin_connects_through_sign_in_and_consent(customer, customer_admin, microsoft):
     client = logged_in(customer_admin)
     query = sign_in(client, customer, microsoft)
@@ -55,7 +56,10 @@ def test_consent_callback_without_state_is_refused(customer, customer_admin, mic
     client = logged_in(customer_admin)
     sign_in(client, customer, microsoft)
 
-    refused(consent_callback(client, admin_consent="True", tenant=TENANT), "does not belong to a connection in progress")
+    refused(
+        consent_callback(client, admin_consent="True", tenant=TENANT),
+        "does not belong to a connection in progress",
+    )
 
 
 def test_a_reused_state_binds_nothing_once_its_connection_is_gone(customer, customer_admin, microsoft):
