@@ -24,7 +24,7 @@ from cryptography import x509
 from .catalog import GLOBAL_ADMINISTRATOR, GUEST_USER_ROLE, MEMBER_USER_ROLE
 from .directory import Directory
 from .tenants import SimUser
-from .tokens import GRAPH_APP_ID, b64url
+from .tokens import GRAPH_APP_ID, b64url, b64url_decode
 from .web import Request, Response, aad_error, json_response
 
 if TYPE_CHECKING:
@@ -321,7 +321,8 @@ def _user_tokens(
     signed_id_token = sim.signer.sign(id_claims)
     if sim.state.knobs.knobs.id_token_fault == "bad_signature":
         head, body, signature = signed_id_token.split(".")
-        signed_id_token = f"{head}.{body}.{signature[::-1]}"
+        flipped = bytes([b64url_decode(signature)[0] ^ 0xFF]) + b64url_decode(signature)[1:]
+        signed_id_token = f"{head}.{body}.{b64url(flipped)}"
     payload: dict[str, Any] = {
         "scope": " ".join([s for s in ("openid", "profile", "email") if s in requested] + resource),
         "access_token": sim.signer.sign(access_claims),
