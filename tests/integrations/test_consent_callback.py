@@ -209,3 +209,18 @@ def test_a_tenant_microsoft_does_not_know_is_refused_with_a_retry(customer, cust
 
     assert "does not know the tenant" in response.content.decode()
     assert "Try again" in response.content.decode()
+
+
+def test_the_portal_and_admin_connect_forms_offer_the_optional_tenant_field(
+    customer, customer_admin, staff_with_permission
+):
+    portal_page = logged_in(customer_admin).get(reverse("integrations:manage", args=[customer.pk]))
+    admin_page = logged_in(staff_with_permission).get(
+        reverse("admin:customers_customer_azure_import", args=[customer.pk])
+    )
+
+    for page in (portal_page, admin_page):
+        html = page.content.decode()
+        assert page.status_code == 200
+        form = html[html.index(reverse("integrations:connect", args=[customer.pk])) :]
+        assert 'name="tenant"' in form[: form.index("</form>")]

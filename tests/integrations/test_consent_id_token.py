@@ -126,3 +126,15 @@ def test_a_global_or_privileged_role_administrator_reaches_the_confirmation(
 
     assert response["Location"].endswith("/integrations/azure/confirm/")
     assert client.session[consent.CONFIRM_KEY]["tid"] == TENANT
+
+
+def test_the_portal_checks_the_nonce_itself_not_only_through_msal(microsoft):
+    from integrations import id_token
+    from tests.integrations.graph_helpers import CLIENT_ID
+
+    now = int(time.time())
+    claims = {"aud": CLIENT_ID, "iss": f"{LOGIN}/{TENANT}/v2.0", "iat": now, "nbf": now, "exp": now + 600}
+    raw = microsoft_responses.signed_jwt({**claims, "tid": TENANT, "nonce": "0" * 64})
+
+    with pytest.raises(id_token.IdTokenRefused, match="nonce"):
+        id_token.validate(raw, nonce="the-flows-own-nonce")
