@@ -293,7 +293,8 @@ LOGGING = {
         "django": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
         "django.server": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "INFO"},
-        "axes.apps": {"level": "WARNING"},  # not a start-up banner in every command
+        # Failed logins and lockouts are warnings; successes and resets are chatter.
+        "axes": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
         "msal": {"level": "WARNING"},
     },
