@@ -198,7 +198,9 @@ STAFF_SESSION_IDLE_MINUTES = env.int("STAFF_SESSION_IDLE_MINUTES", default=30)
 # --- Content-Security-Policy (django-csp) and Permissions-Policy ------------
 # No inline script or style anywhere: every script and style sheet is a file
 # under static/. CSP_REPORT_ONLY=true sends the same policy as report-only, to
-# try it on a deployment before enforcing it.
+# try it on a deployment before enforcing it. No form-action: Chromium applies
+# it to the redirect after a POST, and "Import from Azure AD" posts, then
+# redirects to Microsoft's sign-in page.
 _csp_report_uri = env.str("CSP_REPORT_URI", default="")
 _CSP = {
     "DIRECTIVES": {
