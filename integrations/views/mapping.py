@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -15,9 +16,16 @@ from integrations.services.mapping import NEW_SITE, MappingChoice, MappingError
 from integrations.sync.preview import summarize_plan
 from integrations.sync.runner import plan_for_connection
 from integrations.views.common import connection_for, customer_for
+from portal import query
 
 UNMAPPED = ""
 MAX_ROWS = 5000  # distinct values a form may carry
+
+
+class MappingQuery(forms.Form):
+    """Which attribute the editor shows (portal/query.py: bad values count as absent)."""
+
+    attribute = query.ChoiceParam(choices=MappingAttribute.choices)
 
 
 @login_required
@@ -25,9 +33,11 @@ MAX_ROWS = 5000  # distinct values a form may carry
 def mapping_editor(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = customer_for(request, customer_id, manage=True)
     connection = connection_for(customer)
-    attribute = request.POST.get("attribute") or request.GET.get("attribute") or connection.mapping_attribute
-    if attribute not in MappingAttribute.values:
-        attribute = connection.mapping_attribute
+    attribute = (
+        query.parse_query(MappingQuery, request.POST)["attribute"]
+        or query.parse_query(MappingQuery, request.GET)["attribute"]
+        or connection.mapping_attribute
+    )
     values = mapping_service.attribute_values(connection=connection, attribute=attribute)
     same_attribute = attribute == connection.mapping_attribute
     preview = None
@@ -78,14 +88,12 @@ def _choices_from(request: HttpRequest) -> list[MappingChoice]:
     for index in range(rows):
         value = request.POST.get(f"value-{index}", "").strip()[:128]
         raw = request.POST.get(f"target-{index}", UNMAPPED)
-        if not value:
+        if not value or "\x00" in value:
             continue
         if raw == NEW_SITE:
             target: int | str | None = NEW_SITE
-        elif raw.isdigit():
-            target = int(raw)
         else:
-            target = None
+            target = query.parse_id(raw)
         choices.append(MappingChoice(value=value, target=target))
     return choices
 

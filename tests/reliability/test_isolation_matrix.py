@@ -128,6 +128,8 @@ MATRIX = [
     Row("logout", "logout", "post", url("logout"), expect(302, 302, 302, 302, 302, 302)),
     Row("healthz", "healthz", "get", url("healthz"), PUBLIC),
     Row("readyz", "readyz", "get", url("readyz"), PUBLIC),
+    # Enrolment is for staff and customer admins; plain members have no page.
+    Row("two_factor", "two_factor", "get", url("two_factor"), expect(200, 404, 200, 200, 200, 302)),
     # -- the customer portal ----------------------------------------------------------
     Row("home", "portal:home", "get", url("portal:home"), expect(200, 200, 200, 200, 200, 302)),
     Row("customer", "portal:customer", "get", url("portal:customer", a_id), PORTAL),
