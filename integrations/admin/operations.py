@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from integrations.admin.base import connection_of, require_integration_staff, run_link
 from integrations.services.connections import REMOVE_APP_INSTRUCTIONS, connection_disconnect
 from integrations.services.runs import sync_now
+from portal.activity import services as activity
 from portal.customers.models import Customer
 
 
@@ -72,6 +73,7 @@ def disconnect_customers(
         connection = connection_of(customer)
         if connection is not None:
             instructions = connection_disconnect(connection=connection)
+            activity.connection_disconnected(connection, actor=request.user)
             done.append(customer)
     if not done:
         modeladmin.message_user(request, "None of the selected customers is connected.", messages.WARNING)

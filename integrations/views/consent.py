@@ -20,6 +20,7 @@ from integrations.services.connections import (
     read_tenant_name,
     verify_tenant_access,
 )
+from portal.activity import services as activity
 from portal.customers.models import Customer
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ def _finish_consent(request: HttpRequest, params: dict[str, str]) -> HttpRespons
             tenant_name=tenant_name,
             connected_by=request.user,
         )
+        activity.connection_connected(connection, actor=request.user)
     except ConnectError as exc:
         raise consent.ConsentRefused(str(exc)) from exc
     except MicrosoftError as exc:

@@ -15,6 +15,7 @@ from integrations.services.mapping import NEW_SITE, MappingChoice, MappingError
 from integrations.sync.preview import summarize_plan
 from integrations.sync.runner import plan_for_connection
 from integrations.views.common import connection_for, customer_for
+from portal.activity import services as activity
 
 UNMAPPED = ""
 MAX_ROWS = 5000  # distinct values a form may carry
@@ -34,6 +35,7 @@ def mapping_editor(request: HttpRequest, customer_id: int) -> HttpResponse:
     if request.method == "POST":
         choices = _choices_from(request)
         if request.POST.get("action") == "save":
+            before = activity.mapping_snapshot(connection)
             try:
                 changed = mapping_service.mapping_save(
                     connection=connection, attribute=attribute, choices=choices
@@ -41,6 +43,7 @@ def mapping_editor(request: HttpRequest, customer_id: int) -> HttpResponse:
             except MappingError as exc:
                 messages.error(request, str(exc))
                 return redirect("integrations:mapping", customer_id=customer.pk)
+            activity.mapping_changed(connection, before, actor=request.user)
             return _after_save(request, connection, changed)
         proposed, new_sites = mapping_service.proposed_mapping(connection=connection, choices=choices)
         plan = plan_for_connection(connection, mapping=proposed, attribute=attribute, new_sites=new_sites)
