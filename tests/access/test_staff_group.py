@@ -21,7 +21,7 @@ def test_the_migration_creates_the_group_with_exactly_the_staff_permissions():
         f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.select_related("content_type")
     }
     assert granted == set(STAFF_PERMISSIONS)
-    assert not any(name.startswith("auth.") and "group" in name or "permission" in name for name in granted)
+    assert not any((name.startswith("auth.") and "group" in name) or "permission" in name for name in granted)
     assert "auth.delete_user" not in granted
 
 
