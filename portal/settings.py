@@ -39,8 +39,9 @@ INSTALLED_APPS = [
     "portal.customers",
     "integrations",
     "portal",
-    "portal.access",
     "portal.activity",
+    # After every app whose permissions the MSP staff group holds (see its post_migrate).
+    "portal.access",
 ]
 
 MIDDLEWARE = [

@@ -9,3 +9,11 @@ class AccessConfig(AppConfig):
     name = "portal.access"
     label = "access"
     verbose_name = _("People and access")
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from portal.access.staff_group import ensure_staff_group
+
+        # The migration creates the group; this keeps it after a flush (test databases) too.
+        post_migrate.connect(ensure_staff_group, sender=self, dispatch_uid="portal.access.staff_group")

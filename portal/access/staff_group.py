@@ -28,3 +28,21 @@ STAFF_PERMISSIONS = (
     "access.view_invitation",
     "activity.view_activity",
 )
+
+
+def ensure_staff_group(using: str = "default", **kwargs) -> None:
+    """Create the group if missing and give it exactly STAFF_PERMISSIONS (post_migrate)."""
+    from django.contrib.auth.models import Group, Permission
+
+    group, _ = Group.objects.using(using).get_or_create(name=STAFF_GROUP)
+    wanted = []
+    for name in STAFF_PERMISSIONS:
+        app_label, codename = name.split(".")
+        permission = (
+            Permission.objects.using(using)
+            .filter(content_type__app_label=app_label, codename=codename)
+            .first()
+        )
+        if permission is not None:
+            wanted.append(permission)
+    group.permissions.set(wanted)

@@ -14,7 +14,8 @@ from portal.activity.views import csv_rows
 
 @admin.register(Activity)
 class ActivityAdmin(admin.ModelAdmin):
-    list_display = ["at", "actor_name", "customer_name", "kind", "target", "old_to_new"]
+    # Fits 1366 px next to the filters: what it was on and old → new share a column.
+    list_display = ["at", "who", "customer_name", "kind", "summary"]
     list_filter = ["kind", ("customer", admin.RelatedOnlyFieldListFilter), "at"]
     date_hierarchy = "at"
     search_fields = ["actor_name", "customer_name", "target", "old_value", "new_value"]
@@ -22,11 +23,15 @@ class ActivityAdmin(admin.ModelAdmin):
     change_list_template = "admin/activity/activity/change_list.html"
     readonly_fields = [f.name for f in Activity._meta.fields]
 
-    @admin.display(description=_("Before → after"))
-    def old_to_new(self, entry: Activity) -> str:
+    @admin.display(description=_("Who"), ordering="actor_name")
+    def who(self, entry: Activity) -> str:
+        return entry.actor_name or str(_("system"))
+
+    @admin.display(description=_("On, before → after"))
+    def summary(self, entry: Activity) -> str:
         if not (entry.old_value or entry.new_value):
-            return ""
-        return f"{entry.old_value or '—'} → {entry.new_value or '—'}"
+            return entry.target
+        return f"{entry.target}: {entry.old_value or '—'} → {entry.new_value or '—'}"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

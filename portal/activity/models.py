@@ -66,7 +66,7 @@ class Activity(models.Model):
         db_index=False,
         verbose_name=_("customer"),
     )
-    customer_name = models.CharField(_("customer (name)"), max_length=200, blank=True)
+    customer_name = models.CharField(_("customer"), max_length=200, blank=True)
     kind = models.CharField(_("what"), max_length=30, choices=Kind.choices)
     target = models.CharField(_("on"), max_length=300, blank=True)
     old_value = models.TextField(_("before"), blank=True)
@@ -77,8 +77,8 @@ class Activity(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        verbose_name = _("activity")
-        verbose_name_plural = _("activity log")
+        verbose_name = _("activity entry")
+        verbose_name_plural = _("activity entries")
         indexes = [
             models.Index(fields=["customer", "-at"], name="activity_customer_date_idx"),
             models.Index(fields=["-at"], name="activity_date_idx"),
