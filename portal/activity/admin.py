@@ -16,7 +16,7 @@ from portal.activity.views import csv_rows
 class ActivityAdmin(admin.ModelAdmin):
     # Fits 1366 px next to the filters: what it was on and old → new share a column.
     list_display = ["at", "who", "customer_name", "kind", "summary"]
-    list_filter = ["kind", ("customer", admin.RelatedOnlyFieldListFilter), "at"]
+    list_filter = ["kind", ("customer", admin.RelatedOnlyFieldListFilter)]
     date_hierarchy = "at"
     search_fields = ["actor_name", "customer_name", "target", "old_value", "new_value"]
     show_full_result_count = False

@@ -15,10 +15,10 @@ from django.contrib.auth.models import Group, User
 from django.core import mail
 from django.utils import timezone
 
-from integrations.models import AzureConnection, Health, SiteMapping
+from integrations.models import AzureConnection, Health, SiteMapping, SyncRun
 from integrations.sync.runner import run_sync
 from portal.access.staff_group import STAFF_GROUP
-from portal.customers.models import Customer, Membership, Site
+from portal.customers.models import Contact, Customer, Membership, Site
 from tests.e2e import test_browser_journeys as journeys
 from tests.e2e.conftest import CONTOSO
 from tests.e2e.test_browser_journeys import TIMEOUT_MS, log_in, shot
@@ -111,9 +111,54 @@ def test_staff_invite_a_customer_administrator_who_sets_a_password_and_sees_the_
     shot(tab, "staff-activity-log-portal")
     invitee.close()
 
+    page.set_viewport_size({"width": 1366, "height": 900})
     page.goto(f"{live_server.url}/admin/activity/activity/")
     assert "Added a membership" in page.inner_text("#result_list")
+    assert fits(page)
     shot(page, "staff-activity-log")
+
+
+def fits(page) -> bool:
+    """The changelist's table is not cut off: nothing to scroll sideways."""
+    return page.evaluate(
+        "() => { const r = document.querySelector('#changelist .results');"
+        " return r.scrollWidth <= r.clientWidth + 1; }"
+    )
+
+
+def test_the_sync_runs_and_contacts_changelists_fit_1366_pixels(staff, contoso, live_server, page):
+    connection = AzureConnection.objects.create(
+        customer=contoso, tenant_id=CONTOSO, tenant_name="Contoso Ltd"
+    )
+    for index in range(5):
+        SyncRun.objects.create(
+            customer=contoso,
+            connection=connection,
+            trigger="scheduled",
+            status="succeeded",
+            fetched=2000,
+            created=1800 + index,
+            updated=150,
+            skipped=50,
+        )
+        Contact.objects.create(
+            customer=contoso,
+            site=contoso.sites.get(),
+            email=f"maximilian.longname-{index}@contoso-international.example",
+            first_name="Maximilian",
+            last_name="Oberhauser-Longname",
+            job_title="Senior Regional Sales Director",
+        )
+    page.set_viewport_size({"width": 1366, "height": 900})
+    log_in(page, live_server, "staff", "staff-pass-123", "/admin/integrations/syncrun/")
+    page.wait_for_url(re.compile(r"/admin/integrations/syncrun/"))
+    assert page.locator("#result_list tbody tr").count() == 5
+    shot(page, "staff-sync-runs-1366")
+    assert fits(page)
+    page.goto(f"{live_server.url}/admin/customers/contact/")
+    assert page.locator("#result_list tbody tr").count() == 5
+    shot(page, "staff-contacts-1366")
+    assert fits(page)
 
 
 def test_the_health_page_puts_a_revoked_consent_at_the_top_with_its_fix(
