@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from integrations.models import AzureConnection, Health, HealthAlertState
 from portal.customers.models import Membership
@@ -61,7 +62,7 @@ def _payload(connection: AzureConnection, event: str) -> dict:
     if connection.health == Health.NEEDS_ATTENTION:
         fix = _attention_fix(row)
     else:
-        fix = "Read the failed runs on the integration page, fix the cause, then click Sync now."
+        fix = gettext("Read the failed runs on the integration page, fix the cause, then click Sync now.")
     return {
         "event": event,
         "customer_id": connection.customer_id,

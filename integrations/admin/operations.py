@@ -11,6 +11,7 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 
 from integrations.admin.base import connection_of, require_integration_staff, run_link
 from integrations.services.connections import REMOVE_APP_INSTRUCTIONS, connection_disconnect
@@ -51,7 +52,7 @@ def sync_customers(modeladmin: admin.ModelAdmin, request: HttpRequest, customers
         else:
             result = sync_now(connection=connection, requested_by=request.user)
             if result.started:
-                admin_history(request, customer, f"Sync now (run #{result.run.pk})")
+                admin_history(request, customer, gettext("Sync now (run #%(run)s)") % {"run": result.run.pk})
             (started if result.started else already).append((customer, result.run))
     if started:
         modeladmin.message_user(
@@ -88,7 +89,11 @@ def disconnect_customers(
         if connection is not None:
             instructions = connection_disconnect(connection=connection)
             activity.connection_disconnected(connection, actor=request.user)
-            admin_history(request, customer, f"Disconnected from tenant {connection.tenant_id}")
+            admin_history(
+                request,
+                customer,
+                gettext("Disconnected from tenant %(tenant)s") % {"tenant": connection.tenant_id},
+            )
             done.append(customer)
     if not done:
         modeladmin.message_user(request, "None of the selected customers is connected.", messages.WARNING)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, gettext_lazy
 
 from integrations.admin.base import IntegrationAdmin, changes_url
 from integrations.models import SyncRun
@@ -82,9 +83,9 @@ class SyncRunAdmin(IntegrationAdmin):
     def duration(self, run: SyncRun) -> str:
         return format_duration(run.duration)
 
-    @admin.display(description="New / updated / skipped")
+    @admin.display(description=gettext_lazy("New / updated / skipped"))
     def counts(self, run: SyncRun) -> str:
-        prefix = "dry run: " if run.dry_run else ""
+        prefix = gettext("dry run: ") if run.dry_run else ""
         return f"{prefix}{run.created} / {run.updated} / {run.skipped}"
 
     @admin.display(description="Audit")

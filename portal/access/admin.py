@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
@@ -173,7 +174,8 @@ class MembershipForm(forms.ModelForm):
         if self.actor is None:
             return cleaned
         user = cleaned.get("user") or getattr(self.instance, "user", None)
-        customer = cleaned.get("customer") or (self.instance.customer if self.instance.customer_id else None)
+        # In the Customer page's inline the customer is the (maybe unsaved) parent.
+        customer = cleaned.get("customer") or getattr(self.instance, "customer", None)
         old_role = self.initial.get("role") if self.instance.pk else None
         old_user = self.instance.user_id if self.instance.pk else None
         try:
@@ -283,8 +285,6 @@ class MembershipAdmin(MembershipAdminMixin, admin.ModelAdmin):
         super().delete_queryset(request, queryset)
 
     def _refuse_unless_allowed(self, request: HttpRequest, memberships) -> None:
-        from django.core.exceptions import PermissionDenied
-
         if not all(self._may_touch(request, membership) for membership in memberships):
             raise PermissionDenied(_("You may not remove one of these memberships."))
 

@@ -26,11 +26,14 @@ class MembershipNotAllowed(Exception):
     """The actor may not make this membership change; the message says why."""
 
 
-def can_grant_admin(actor: AbstractBaseUser, customer: Customer) -> bool:
+def can_grant_admin(actor: AbstractBaseUser, customer: Customer | None) -> bool:
+    """`customer` None (or not saved yet): only the permission or superuser will do."""
     if not (actor.is_authenticated and actor.is_active):
         return False
     if actor.is_superuser or is_integration_staff(actor):
         return True
+    if customer is None or customer.pk is None:
+        return False
     return Membership.objects.filter(user=actor, customer=customer, role=Membership.Role.ADMIN).exists()
 
 
@@ -47,7 +50,7 @@ def check_change(
     if user_id is not None and user_id == actor.pk:
         raise MembershipNotAllowed(_("You cannot add, change or remove your own membership."))
     admin_involved = Membership.Role.ADMIN in (old_role, new_role)
-    if admin_involved and (customer is None or not can_grant_admin(actor, customer)):
+    if admin_involved and not can_grant_admin(actor, customer):
         raise MembershipNotAllowed(
             _(
                 "Granting or changing a customer-administrator membership needs the Entra ID "

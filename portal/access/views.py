@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -21,7 +22,7 @@ from portal.access import invitations as service
 from portal.access.forms import AcceptForm, InviteForm
 from portal.access.memberships import can_grant_admin
 from portal.access.models import Invitation
-from portal.access.tokens import InvalidInvitation
+from portal.access.tokens import InvalidInvitation, invitation_for_token
 from portal.customers import selectors
 from portal.customers.models import Customer
 
@@ -29,8 +30,6 @@ from portal.customers.models import Customer
 def _customer_for_inviter(request: HttpRequest, customer_id: int) -> Customer:
     customer = selectors.customer_for_user(user=request.user, customer_id=customer_id)
     if not can_grant_admin(request.user, customer):
-        from django.core.exceptions import PermissionDenied
-
         raise PermissionDenied(_("Only this customer's administrators may invite administrators."))
     return customer
 
@@ -90,8 +89,6 @@ def invitation_action(
 def accept(request: HttpRequest, customer_id: int, token: str) -> HttpResponse:
     """Set a password (new account) or, logged in with the invited address, accept."""
     try:
-        from portal.access.tokens import invitation_for_token
-
         invitation = invitation_for_token(token, customer_id=customer_id)
     except InvalidInvitation as exc:
         return render(request, "access/invitation_invalid.html", {"message": str(exc)}, status=400)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import path
 from django.utils import timezone
@@ -49,8 +50,6 @@ class ActivityAdmin(admin.ModelAdmin):
     def export_csv(self, request: HttpRequest) -> StreamingHttpResponse:
         """The changelist's current filters, as CSV (the changelist checks view permission)."""
         if not self.has_view_permission(request):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         changelist = self.get_changelist_instance(request)
         rows = changelist.get_queryset(request)

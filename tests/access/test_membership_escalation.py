@@ -159,3 +159,16 @@ def test_inline_membership_changes_reach_the_membership_history_and_the_activity
         action_flag=ADDITION,
     ).exists()
     assert Activity.objects.filter(kind="membership_added", actor=msp_staff, target="someone").exists()
+
+
+def test_a_new_customer_with_an_administrator_inline_needs_the_permission(staff_without_azure, msp_staff):
+    someone = make_user("someone")
+    data = inline_post(
+        type("New", (), {"name": "Tailspin", "plan": "enterprise"})(), [{"user": someone.pk, "role": "admin"}]
+    )
+    response = client_for(staff_without_azure).post(reverse("admin:customers_customer_add"), data)
+    assert response.status_code == 200
+    assert not Membership.objects.filter(user=someone).exists()
+    response = client_for(msp_staff).post(reverse("admin:customers_customer_add"), data)
+    assert response.status_code == 302, response.content
+    assert Membership.objects.get(user=someone).role == "admin"
