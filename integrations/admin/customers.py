@@ -61,6 +61,21 @@ class CustomerIntegrationAdminMixin(IntegrationPermissionMixin):
     """Import from Azure AD, Sync now and Disconnect for customers (actions and buttons)."""
 
     # -- changelist columns (the queryset selects `azure_connection`) ------------
+    INTEGRATION_COLUMNS = ("integration", "health", "last_sync")
+
+    def get_list_display(self, request: HttpRequest):
+        """Tenant and health are integration data: only integration staff see them."""
+        columns = super().get_list_display(request)
+        if is_integration_staff(request.user):
+            return columns
+        return [column for column in columns if column not in self.INTEGRATION_COLUMNS]
+
+    def get_list_filter(self, request: HttpRequest):
+        filters = super().get_list_filter(request)
+        if is_integration_staff(request.user):
+            return filters
+        return [item for item in filters if item is not IntegrationHealthFilter]
+
     @admin.display(description=_("Entra ID"), ordering="azure_connection__tenant_name")
     def integration(self, customer: Customer) -> str:
         connection = connection_of(customer)
