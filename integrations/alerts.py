@@ -33,7 +33,18 @@ ADMINS, OPS = "admins", "ops"
 
 
 def health_changed(connection: AzureConnection) -> str | None:
-    """Queue the alert or recovery e-mails this health warrants; returns "alert", "recovered" or None."""
+    """Queue the alert or recovery e-mails this health warrants; returns "alert", "recovered" or None.
+
+    Never breaks the caller (the end of a sync run): a failure here is logged.
+    """
+    try:
+        return _health_changed(connection)
+    except Exception:
+        logger.exception("Could not decide the health alert of connection %s", connection.pk)
+        return None
+
+
+def _health_changed(connection: AzureConnection) -> str | None:
     new = connection.health
     with transaction.atomic():
         state, _created = HealthAlertState.objects.select_for_update().get_or_create(connection=connection)

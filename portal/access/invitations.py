@@ -134,7 +134,9 @@ def invitation_accept(
     and the membership. The invitation row is locked, so a link works once."""
     invitation = tokens.invitation_for_token(token, customer_id=customer_id)
     invitation = (
-        Invitation.objects.select_for_update().select_related("customer", "invited_by").get(pk=invitation.pk)
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("customer", "invited_by")
+        .get(pk=invitation.pk)
     )
     if not invitation.is_open:
         raise tokens.InvalidInvitation(_("This invitation was already used."))

@@ -153,3 +153,11 @@ def test_no_ops_address_means_no_ops_email(connection, admins, settings, django_
     sync_with(connection, django_capture_on_commit_callbacks, consent_revoked())
     queued_alerts()
     assert [message.to for message in mail.outbox] == [["alice@contoso.com", "anna@contoso.com"]]
+
+
+def test_a_broken_alert_never_breaks_the_sync_outcome(connection, admins, django_capture_on_commit_callbacks):
+    with mock.patch("integrations.alerts._payload", side_effect=RuntimeError("template missing")):
+        run = sync_with(connection, django_capture_on_commit_callbacks, consent_revoked())
+    assert run.status == "failed"
+    connection.refresh_from_db()
+    assert connection.health == Health.NEEDS_ATTENTION
