@@ -47,6 +47,9 @@ INSTALLED_APPS = [
     "portal.customers",
     "integrations",
     "portal",
+    "portal.activity",
+    # After every app whose permissions the MSP staff group holds (see its post_migrate).
+    "portal.access",
 ]
 # The local Microsoft simulator is a development tool (demo, tests, benchmark):
 # never installed in production, where the Docker image does not even contain it.
@@ -241,6 +244,19 @@ PERMISSIONS_POLICY = {
         "usb",
     )
 }
+# --- E-mail --------------------------------------------------------------------
+# One URL picks the backend: the console by default (`make run` prints the
+# e-mails), SMTP in production (smtp+tls://user:password@host:587).
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="MSP Portal <portal@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The MSP's operations mailbox: connection alerts go here (empty: no ops alerts).
+OPS_EMAIL = env.str("OPS_EMAIL", default="")
+# How the portal is reached from outside, for links in e-mails sent without a
+# request (alerts from the worker).
+PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Days an invitation's set-your-password link stays valid.
+INVITATION_MAX_AGE_DAYS = env.int("INVITATION_MAX_AGE_DAYS", default=7)
 
 # --- Microsoft Entra ID ----------------------------------------------------
 # The app's own credential comes from the environment only (rule R2).

@@ -15,5 +15,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("integrations/", include("integrations.urls")),
+    path("", include("portal.access.urls")),
+    path("", include("portal.activity.urls")),
     path("", include("portal.customers.urls")),
 ]

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from integrations import alerts
 from integrations.graph.errors import AppCredentialsError, ConsentRequiredError, TenantNotFoundError
 from integrations.models import AzureConnection, Health, SyncRun
 
@@ -88,3 +89,4 @@ def _save(connection: AzureConnection, **values: datetime | str | int | None) ->
     for name, value in values.items():
         setattr(connection, name, value)
     AzureConnection.objects.filter(pk=connection.pk).update(**values)
+    alerts.health_changed(connection)

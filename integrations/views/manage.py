@@ -14,6 +14,7 @@ from integrations.services import runs
 from integrations.services.connections import REMOVE_APP_INSTRUCTIONS, connection_disconnect
 from integrations.sync.plan import SkipReason
 from integrations.views.common import connection_for, customer_for
+from portal.activity import services as activity
 
 
 @login_required
@@ -56,6 +57,7 @@ def disconnect(request: HttpRequest, customer_id: int) -> HttpResponse:
     connection = connection_for(customer)
     if request.method == "POST":
         instructions = connection_disconnect(connection=connection)
+        activity.connection_disconnected(connection, actor=request.user)
         messages.success(
             request,
             f"{customer.name} is disconnected: the portal no longer reads its directory. {instructions}",

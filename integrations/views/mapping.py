@@ -17,6 +17,7 @@ from integrations.sync.preview import summarize_plan
 from integrations.sync.runner import plan_for_connection
 from integrations.views.common import connection_for, customer_for
 from portal import query
+from portal.activity import services as activity
 
 UNMAPPED = ""
 MAX_ROWS = 5000  # distinct values a form may carry
@@ -44,6 +45,7 @@ def mapping_editor(request: HttpRequest, customer_id: int) -> HttpResponse:
     if request.method == "POST":
         choices = _choices_from(request)
         if request.POST.get("action") == "save":
+            before = activity.mapping_snapshot(connection)
             try:
                 changed = mapping_service.mapping_save(
                     connection=connection, attribute=attribute, choices=choices
@@ -51,6 +53,7 @@ def mapping_editor(request: HttpRequest, customer_id: int) -> HttpResponse:
             except MappingError as exc:
                 messages.error(request, str(exc))
                 return redirect("integrations:mapping", customer_id=customer.pk)
+            activity.mapping_changed(connection, before, actor=request.user)
             return _after_save(request, connection, changed)
         proposed, new_sites = mapping_service.proposed_mapping(connection=connection, choices=choices)
         plan = plan_for_connection(connection, mapping=proposed, attribute=attribute, new_sites=new_sites)
