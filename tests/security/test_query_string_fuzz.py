@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from integrations.models import AzureConnection, DirectoryUser, FieldChange, SiteMapping, SyncRun
+from portal.access.models import Invitation
 from tests.conftest import make_user
 
 # The catch-all of the admin (no name) answers 404/302 by design.
@@ -72,7 +73,11 @@ def world(customer, other_customer, site, contact, customer_member, customer_adm
     for role, user in users.items():
         clients[role] = Client()
         clients[role].force_login(user)
-    ids = {"customer_id": customer.pk, "site_id": site.pk, "run_id": run.pk, "id": superuser.pk}
+    invitation = Invitation.objects.create(customer=customer, email="new.admin@contoso.com", invited_by=superuser)
+    ids = {
+        "customer_id": customer.pk, "site_id": site.pk, "run_id": run.pk, "id": superuser.pk,
+        "invitation_id": invitation.pk, "action": "resend", "token": "not-a-token",
+    }  # fmt: skip
     return {"clients": clients, "urls": every_url(ids, customer), "users": users}
 
 
