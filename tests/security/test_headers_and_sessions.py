@@ -64,7 +64,8 @@ def test_it_sends_a_permissions_policy(client, db):
 def test_no_template_has_inline_script_style_or_event_handlers():
     offenders = []
     for template in (BASE_DIR / "templates").rglob("*.html"):
-        if template.parent.name == "emails":  # e-mail bodies: no browser policy applies, mail clients want inline styles
+        # E-mail bodies: no browser policy applies to them, and mail clients want inline styles.
+        if template.parent.name == "emails":
             continue
         text = template.read_text()
         for pattern in (

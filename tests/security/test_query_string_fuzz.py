@@ -73,7 +73,9 @@ def world(customer, other_customer, site, contact, customer_member, customer_adm
     for role, user in users.items():
         clients[role] = Client()
         clients[role].force_login(user)
-    invitation = Invitation.objects.create(customer=customer, email="new.admin@contoso.com", invited_by=superuser)
+    invitation = Invitation.objects.create(
+        customer=customer, email="new.admin@contoso.com", invited_by=superuser
+    )
     ids = {
         "customer_id": customer.pk, "site_id": site.pk, "run_id": run.pk, "id": superuser.pk,
         "invitation_id": invitation.pk, "action": "resend", "token": "not-a-token",
