@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from integrations.models import SyncRun
-from integrations.services import runs
+from integrations.services import runs, undo
 from integrations.services.scheduling import due_connections
 from integrations.sync.runner import run_sync
 
@@ -17,6 +17,9 @@ def execute_run(run_id: int) -> str:
     run = SyncRun.objects.select_related("connection").filter(pk=run_id).first()
     if run is None or run.status != SyncRun.Status.QUEUED:
         return f"run {run_id}: nothing to do"
+    if run.trigger == SyncRun.Trigger.UNDO:
+        run = undo.execute_undo(run)  # an undo also runs after a disconnect: contacts stay
+        return f"run {run_id}: {run.status}"
     if run.connection is None:
         run.cancel("Cancelled: the connection was disconnected.")
         return f"run {run_id}: cancelled"
@@ -29,7 +32,10 @@ def dispatch_due_syncs() -> int:
     runs.reap_abandoned_runs()
     started = 0
     for connection in due_connections():
-        started += runs.run_enqueue(connection=connection, trigger=SyncRun.Trigger.SCHEDULED).started
+        try:
+            started += runs.run_enqueue(connection=connection, trigger=SyncRun.Trigger.SCHEDULED).started
+        except runs.SyncNotAllowed:  # paused or held since it was found due
+            continue
     if started:
         logger.info("Queued %d scheduled sync(s)", started)
     return started

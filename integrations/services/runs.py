@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations.models import AzureConnection, SyncRun
+from integrations.services import pause
 from integrations.sync.lease import is_leased, lease_run_id
 
 # A queued run no worker picked up within this time is considered lost
@@ -72,6 +73,9 @@ def run_enqueue(
         existing = active_run(connection)
         if existing is not None:
             return Enqueued(run=existing, started=False)
+        refusal = None if dry_run else pause.sync_refusal(connection)
+        if refusal:  # paused, or a mass change waits for a decision (section 6.1)
+            raise SyncNotAllowed(refusal)
         run = SyncRun.queue(connection, trigger=trigger, dry_run=dry_run, requested_by=requested_by)
         transaction.on_commit(lambda: _hand_to_worker(run))
     return Enqueued(run=run, started=True)
