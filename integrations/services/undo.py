@@ -313,12 +313,7 @@ def execute_undo(undo: SyncRun) -> SyncRun:
         undo.updated = plan.contacts_reverted
         undo.fields_changed = len(plan.reverts)
         undo.created = len(plan.recreates)
-        undo.skipped = len(plan.conflicts) + len(plan.kept)
-        undo.skipped_by_reason = {
-            key: count
-            for key, count in (("undo_conflict", len(plan.conflicts)), ("undo_kept", len(plan.kept)))
-            if count
-        }
+        undo.skipped = len(plan.conflicts) + len(plan.kept)  # left alone; listed in the preview
         undo.finish()
     finally:
         if lease is not None:
