@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from integrations.admin import safety
 from integrations.admin.base import IntegrationAdmin, changes_url
 from integrations.models import SyncRun
 from integrations.sync.plan import SkipReason
@@ -42,6 +43,7 @@ class SyncRunAdmin(IntegrationAdmin):
         "audit_link",
     ]
     list_filter = ["status", "trigger", "dry_run", ("customer", admin.RelatedOnlyFieldListFilter)]
+    actions = [safety.approve_held, safety.reject_held, safety.undo_runs]
     date_hierarchy = "created_at"
     search_fields = ["customer__name", "tenant_id", "error"]
     list_select_related = ["customer"]
@@ -58,6 +60,11 @@ class SyncRunAdmin(IntegrationAdmin):
                     "dry_run",
                     "full_pass",
                     "requested_by",
+                    "undoes",
+                    "approves",
+                    "decision",
+                    "decided_by",
+                    "decided_at",
                 ]
             },
         ),
