@@ -380,6 +380,14 @@ class SyncRun(models.Model):
             self.refresh_from_db()
         return bool(claimed)
 
+    def skip_if_queued(self, reason: str) -> bool:
+        """queued → skipped (another run held the connection); False if a worker already took it."""
+        skipped = SyncRun.objects.filter(pk=self.pk, status=self.Status.QUEUED).update(
+            status=self.Status.SKIPPED, finished_at=timezone.now(), error=reason, phase=""
+        )
+        self.refresh_from_db()
+        return bool(skipped)
+
     def hold(self, preview: dict, reason: str) -> bool:
         """running → held: the brake stopped the run before it wrote anything."""
         self.preview, self.error = preview, reason

@@ -289,12 +289,9 @@ def execute_undo(undo: SyncRun) -> SyncRun:
     if undo.connection_id:
         lease = Lease.acquire(undo.connection_id, run_id=undo.pk)
         if lease is None:
-            SyncRun.objects.filter(pk=undo.pk, status=SyncRun.Status.QUEUED).update(
-                status=SyncRun.Status.SKIPPED,
-                finished_at=timezone.now(),
-                error=gettext("A sync of this connection was running; the undo did nothing. Start it again."),
+            undo.skip_if_queued(
+                gettext("A sync of this connection was running; the undo did nothing. Start it again.")
             )
-            undo.refresh_from_db()
             return undo
     try:
         if not undo.claim():

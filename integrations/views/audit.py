@@ -26,6 +26,7 @@ PER_PAGE = 50
 FIELD_CHOICES = [
     (FieldChange.CREATED, "Created"),
     *[(name, name.replace("_", " ").capitalize()) for name in AUDITED_FIELDS],
+    (FieldChange.DELETED, "Deleted by an undo"),
 ]
 # Spreadsheets execute cells starting with these; prefix them so they stay text.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

@@ -14,16 +14,15 @@ import pytest
 from integrations.models import AzureConnection, FieldChange, PauseReason, SyncRun
 from integrations.services import mapping, runs
 from portal.customers.models import Contact
+from tests.e2e import test_browser_journeys as journeys
 from tests.e2e.conftest import CONTOSO
-from tests.e2e.test_browser_journeys import (  # noqa: F401  (fixtures)
-    TIMEOUT_MS,
-    chromium,
-    contoso,
-    log_in,
-    page,
-    running_portal,
-    shot,
-)
+from tests.e2e.test_browser_journeys import TIMEOUT_MS, log_in, shot
+
+# The browser, the logged-in customer and the live portal with its worker, as in the main journeys.
+chromium = journeys.chromium
+page = journeys.page
+contoso = journeys.contoso
+running_portal = journeys.running_portal
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 
@@ -41,7 +40,10 @@ def wait_for_run(run_filter: dict, status: str, worker, timeout: float = 60) -> 
 
 
 def test_a_held_mass_change_is_approved_from_the_management_page_then_undone_from_its_run_page(
-    running_portal, contoso, live_server, page
+    running_portal,
+    contoso,
+    live_server,
+    page,
 ):
     sim, worker = running_portal
     sim.apply("grant_consent", tenant=CONTOSO)
