@@ -73,8 +73,11 @@ def run_enqueue(
         existing = active_run(connection)
         if existing is not None:
             return Enqueued(run=existing, started=False)
-        refusal = None if dry_run else pause.sync_refusal(connection)
-        if refusal:  # paused, or a mass change waits for a decision (section 6.1)
+        # Paused, or a mass change waits for a decision (section 6.1). A preview writes nothing,
+        # and the initial import (queued once, by the first mapping) was just previewed.
+        writes = not dry_run and trigger != SyncRun.Trigger.INITIAL
+        refusal = pause.sync_refusal(connection) if writes else None
+        if refusal:
             raise SyncNotAllowed(refusal)
         run = SyncRun.queue(connection, trigger=trigger, dry_run=dry_run, requested_by=requested_by)
         transaction.on_commit(lambda: _hand_to_worker(run))

@@ -101,10 +101,13 @@ def stop_before_apply(connection: AzureConnection, run: SyncRun, plan: SyncPlan)
             "Not applied: the plan changed since it was approved (%(then)d contacts to update then, "
             "%(now)d now). Review the new plan and approve or reject it again."
         ) % {"then": int(held.get("update", 0)), "now": plan.updated}
-        return run.hold(summarize_plan(plan), reason)
+        run.hold(summarize_plan(plan), reason)
+        return True
     if not applies_to(run):
         return False
     verdict = judge(connection, plan)
     if not verdict.hold:
         return False
-    return run.hold(summarize_plan(plan), hold_reason(verdict))
+    # True even if the run stopped running meanwhile (reaped): it must write nothing either way.
+    run.hold(summarize_plan(plan), hold_reason(verdict))
+    return True

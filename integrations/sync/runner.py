@@ -91,8 +91,8 @@ def run_sync(
         run.fail(kind=kind, message="The sync failed because of an internal error; it has been logged.")
         outcome.record_failure(connection, run, exc)
     else:
-        if run.status == SyncRun.Status.HELD:
-            return run  # the brake held it: nothing written, the schedule waits for a decision
+        if run.status != SyncRun.Status.RUNNING:
+            return run  # held by the brake (nothing written; the schedule waits for a decision)
         run.finish()
         if not run.dry_run:
             outcome.record_success(connection, run)
