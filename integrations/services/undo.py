@@ -87,6 +87,7 @@ class UndoPlan:
     removals: list[Removal] = field(default_factory=list)
     kept: list[Kept] = field(default_factory=list)
     recreates: list[Recreate] = field(default_factory=list)
+    already: int = 0  # fields that hold the old value again: nothing to do, nothing to report
 
     @property
     def contacts_reverted(self) -> int:
@@ -95,6 +96,7 @@ class UndoPlan:
     def extend(self, other: UndoPlan) -> None:
         for name in ("reverts", "conflicts", "removals", "kept", "recreates"):
             getattr(self, name).extend(getattr(other, name))
+        self.already += other.already
 
     def summary(self) -> dict:
         """JSON for the undo run's page: counts, and the conflicts and kept contacts listed."""
@@ -104,6 +106,7 @@ class UndoPlan:
             "reverted_contacts": self.contacts_reverted,
             "deleted": len(self.removals),
             "recreated": len(self.recreates),
+            "already_restored": self.already,
             "conflict_count": len(self.conflicts),
             "conflicts": [
                 {"email": c.email, "field": c.field, "written": c.written, "reason": c.reason}
@@ -201,7 +204,9 @@ def _decide(run: SyncRun, batch: Sequence[FieldChange], contacts: dict[int, Cont
                 plan.conflicts.append(Conflict(change.contact_email, change.field, change.new_value, reason))
                 continue
             current = _current(contact, change.field)
-            if current != change.new_value:
+            if current == change.old_value and current != change.new_value:
+                plan.already += 1  # back to the old value already (by hand, or an interrupted undo)
+            elif current != change.new_value:
                 reason = gettext("changed since to “%(value)s”") % {"value": current}
                 plan.conflicts.append(Conflict(contact.email, change.field, change.new_value, reason))
             elif change.field == SITE_FIELD and change.old_value and change.old_value not in site_names:

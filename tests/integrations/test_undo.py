@@ -183,3 +183,30 @@ def test_azure_runs_lists_runs_and_azure_undo_undoes_one(mapped, synced, capsys)
         call_command("azure_undo", "nope")
     with pytest.raises(CommandError, match="No customer"):
         call_command("azure_runs", "Nobody")
+
+
+def test_a_field_already_back_to_its_old_value_is_neither_written_nor_a_conflict(mapped, synced):
+    """As after an interrupted undo, retried: what was put back stays, the rest is done."""
+    run, before = synced
+    ada = Contact.objects.get(email="ada@contoso.com")
+    ada.job_title = "Analyst"  # already the value before the run
+    ada.save()
+
+    result = undo(run)
+
+    assert result.status == SyncRun.Status.SUCCEEDED
+    assert state() == before
+    assert result.preview["already_restored"] == 1 and result.preview["conflict_count"] == 0
+    assert not FieldChange.objects.filter(
+        run=result, contact_email="ada@contoso.com", field="job_title"
+    ).exists()
+
+
+def test_an_undo_that_failed_can_be_started_again(mapped, synced):
+    run, before = synced
+    failed = undo_start(run=run, requested_by=None, hand_to_worker=False)
+    SyncRun.objects.filter(pk=failed.pk).update(status=SyncRun.Status.FAILED)
+
+    again = undo(run)
+
+    assert again.status == SyncRun.Status.SUCCEEDED and state() == before
