@@ -126,6 +126,9 @@ def undo_refusal(run: SyncRun) -> str | None:
         return gettext("This run has not finished yet; undo it once it has.")
     if run.status in (SyncRun.Status.HELD, SyncRun.Status.SKIPPED):
         return gettext("This run wrote nothing, so there is nothing to undo.")
+    if not AzureConnection.objects.filter(customer_id=run.customer_id).exists():
+        # The undo holds the connection's lease so that no sync writes meanwhile.
+        return gettext("The customer is no longer connected to Azure AD; reconnect it to undo this run.")
     if not run.changes.exists():
         return gettext("This run changed no contact, so there is nothing to undo.")
     earlier = run.undo_runs.filter(status__in=FINAL_UNDO_STATUSES).order_by("pk").first()
@@ -263,10 +266,11 @@ def undo_start(
         raise UndoNotAllowed(refusal)
     user = requested_by if requested_by is not None and requested_by.is_authenticated else None
     with transaction.atomic():
-        connection = None
-        if run.connection_id:
-            connection = AzureConnection.objects.select_for_update().filter(pk=run.connection_id).first()
-        if connection is not None and runs.active_run(connection) is not None:
+        # The run's connection, or the customer's current one if it was reconnected since.
+        connection = AzureConnection.objects.select_for_update().filter(customer_id=run.customer_id).first()
+        if connection is None:
+            raise UndoNotAllowed(undo_refusal(run) or gettext("The customer is not connected."))
+        if runs.active_run(connection) is not None:
             raise UndoNotAllowed(
                 gettext("A sync of this connection is queued or running; undo once it has finished.")
             )
@@ -280,8 +284,7 @@ def undo_start(
             requested_by=user,
             undoes=run,
         )
-        if connection is not None:
-            connection.pause(PauseReason.UNDO, by=user)
+        connection.pause(PauseReason.UNDO, by=user)
         if hand_to_worker:
             transaction.on_commit(lambda: runs._hand_to_worker(undo))
     return undo
@@ -290,14 +293,15 @@ def undo_start(
 # -- applying ------------------------------------------------------------------------
 def execute_undo(undo: SyncRun) -> SyncRun:
     """Execute a queued undo run (the worker's task, or `azure_undo` in-process)."""
-    lease = None
-    if undo.connection_id:
-        lease = Lease.acquire(undo.connection_id, run_id=undo.pk)
-        if lease is None:
-            undo.skip_if_queued(
-                gettext("A sync of this connection was running; the undo did nothing. Start it again.")
-            )
-            return undo
+    if undo.connection_id is None:
+        undo.cancel(gettext("Cancelled: the connection was disconnected."))
+        return undo
+    lease = Lease.acquire(undo.connection_id, run_id=undo.pk)
+    if lease is None:
+        undo.skip_if_queued(
+            gettext("A sync of this connection was running; the undo did nothing. Start it again.")
+        )
+        return undo
     try:
         if not undo.claim():
             return undo
@@ -318,12 +322,11 @@ def execute_undo(undo: SyncRun) -> SyncRun:
         undo.skipped = len(plan.conflicts) + len(plan.kept)  # left alone; listed in the preview
         undo.finish()
     finally:
-        if lease is not None:
-            lease.release()
+        lease.release()
     return undo
 
 
-def _apply(undo: SyncRun, lease: Lease | None) -> UndoPlan:
+def _apply(undo: SyncRun, lease: Lease) -> UndoPlan:
     """One transaction per batch: the contacts are locked, re-judged and written with their audit rows."""
     target = SyncRun.objects.get(pk=undo.undoes_id)
     done = UndoPlan()
@@ -332,8 +335,7 @@ def _apply(undo: SyncRun, lease: Lease | None) -> UndoPlan:
     undo.save_fields("phase", "progress_done", "progress_total")
     for batch in _batches(_changes_of(target)):
         with transaction.atomic():
-            if lease is not None:
-                lease.renew()
+            lease.renew()
             plan = _decide(target, batch, _contacts(target.customer_id, batch, lock=True))
             _write(undo, plan)
         done.extend(plan)

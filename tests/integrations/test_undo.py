@@ -210,3 +210,22 @@ def test_an_undo_that_failed_can_be_started_again(mapped, synced):
     again = undo(run)
 
     assert again.status == SyncRun.Status.SUCCEEDED and state() == before
+
+
+def test_a_run_of_a_disconnected_customer_is_undone_through_its_new_connection(mapped, synced, customer):
+    from integrations.models import AzureConnection
+    from integrations.services.connections import connection_disconnect
+
+    run, before = synced
+    connection_disconnect(connection=mapped)
+    run.refresh_from_db()
+    with pytest.raises(UndoNotAllowed, match="no longer connected"):
+        undo_start(run=run, requested_by=None, hand_to_worker=False)
+
+    again = AzureConnection.objects.create(customer=customer, tenant_id=mapped.tenant_id)
+    result = undo(run)
+
+    assert result.status == SyncRun.Status.SUCCEEDED and result.connection == again
+    assert state() == before
+    again.refresh_from_db()
+    assert again.pause_reason == PauseReason.UNDO

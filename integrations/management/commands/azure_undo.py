@@ -36,7 +36,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  conflict: {conflict['email']} {conflict['field']}: {conflict['reason']}")
         for kept in report.get("kept", []):
             self.stdout.write(f"  kept: {kept['email']}: {kept['why']}")
-        if undo.connection_id:
+        if undo.connection_id:  # always, unless disconnected meanwhile
             self.stdout.write(
                 "Automatic syncs of this connection are paused: fix the directory or the mapping, then azure_resume."
             )
