@@ -43,3 +43,18 @@ def format_run(run) -> str:
     if run.error:
         lines.append(f"  error: {run.error}")
     return "\n".join(lines)
+
+
+def resolve_run(reference: str):
+    """A run by id, or a one-line error."""
+    from integrations.models import SyncRun
+
+    reference = str(reference).strip().lstrip("#")
+    run = (
+        SyncRun.objects.select_related("customer", "connection").filter(pk=int(reference)).first()
+        if reference.isdigit()
+        else None
+    )
+    if run is None:
+        raise CommandError(f"No sync run numbered {reference!r}.")
+    return run

@@ -32,6 +32,14 @@ class Health(models.TextChoices):
     QUARANTINED = "quarantined", "Quarantined"
 
 
+class PauseReason(models.TextChoices):
+    """Why automatic syncs of a connection are paused (section 6.1); a person resumes them."""
+
+    MANUAL = "manual", "Paused by an administrator"
+    REJECTED = "rejected", "Paused after a held run was rejected"
+    UNDO = "undo", "Paused after an undo"
+
+
 class AzureConnection(models.Model):
     """A customer's connected Entra ID tenant (one per customer, R11)."""
 
@@ -67,6 +75,16 @@ class AzureConnection(models.Model):
     # (a killed worker) is recognised on its machine without waiting for the expiry.
     lease_holder = models.JSONField(null=True, blank=True)
 
+    # Paused: no automatic sync and no Sync now until someone resumes (section 6.1).
+    paused_at = models.DateTimeField(null=True, blank=True)
+    pause_reason = models.CharField(max_length=10, choices=PauseReason.choices, blank=True)
+    paused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The mass-change brake; None: the global default (settings.AZURE_BRAKE_*).
+    brake_percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    brake_minimum = models.PositiveIntegerField(null=True, blank=True)
+
     class Meta:
         ordering = ["customer__name"]
         permissions = [("manage_azure", "Can connect, map, sync and disconnect Entra ID tenants")]
@@ -77,6 +95,32 @@ class AzureConnection(models.Model):
     @property
     def is_mapped(self) -> bool:
         return self.mappings.exists()
+
+    @property
+    def is_paused(self) -> bool:
+        return self.paused_at is not None
+
+    # -- pause state: conditional updates, so two clicks never disagree ----------
+    def pause(self, reason: str, *, by=None) -> bool:
+        """Pause automatic syncs (or change why they are paused); False if already paused for `reason`."""
+        user = by if by is not None and by.is_authenticated else None
+        now = timezone.now()
+        changed = (
+            AzureConnection.objects.filter(pk=self.pk)
+            .exclude(paused_at__isnull=False, pause_reason=reason)
+            .update(paused_at=now, pause_reason=reason, paused_by=user)
+        )
+        if changed:
+            self.paused_at, self.pause_reason, self.paused_by = now, reason, user
+        return bool(changed)
+
+    def resume(self) -> bool:
+        """Let syncs run again; False if the connection was not paused."""
+        changed = AzureConnection.objects.filter(pk=self.pk, paused_at__isnull=False).update(
+            paused_at=None, pause_reason="", paused_by=None
+        )
+        self.paused_at, self.pause_reason, self.paused_by = None, "", None
+        return bool(changed)
 
 
 class DirectoryUser(models.Model):
@@ -167,6 +211,7 @@ class SyncRun(models.Model):
         SCHEDULED = "scheduled", "Scheduled"
         MANUAL = "manual", "Sync now"
         COMMAND = "command", "Command line"
+        UNDO = "undo", "Undo"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -175,6 +220,14 @@ class SyncRun(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
         SKIPPED = "skipped", "Skipped"
+        HELD = "held", "Held for approval"
+
+    class Decision(models.TextChoices):
+        """What a person decided about a held run."""
+
+        PENDING = "", "Waiting for a decision"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
 
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
     RESULT_FIELDS = (
@@ -237,6 +290,20 @@ class SyncRun(models.Model):
     # For dry runs: a sample of the planned changes (the preview).
     preview = models.JSONField(default=dict, blank=True)
 
+    # Safety net (section 6.1): the run an undo reverts, the held run an approval applies,
+    # and what a person decided about this run if it was held.
+    undoes = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="undo_runs"
+    )
+    approves = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="approval_runs"
+    )
+    decision = models.CharField(max_length=10, choices=Decision.choices, blank=True, default="")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
@@ -250,6 +317,10 @@ class SyncRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def is_awaiting_decision(self) -> bool:
+        return self.status == self.Status.HELD and not self.decision
 
     @property
     def duration(self) -> timedelta | None:
@@ -297,6 +368,49 @@ class SyncRun(models.Model):
         self.error = reason
         self._end(self.Status.SKIPPED)
 
+    def claim(self) -> bool:
+        """queued → running, only if still queued: of two workers handed the same run, one executes it."""
+        now = timezone.now()
+        claimed = SyncRun.objects.filter(pk=self.pk, status=self.Status.QUEUED).update(
+            status=self.Status.RUNNING, started_at=now
+        )
+        if claimed:
+            self.status, self.started_at = self.Status.RUNNING, now
+        else:
+            self.refresh_from_db()
+        return bool(claimed)
+
+    def skip_if_queued(self, reason: str) -> bool:
+        """queued → skipped (another run held the connection); False if a worker already took it."""
+        skipped = SyncRun.objects.filter(pk=self.pk, status=self.Status.QUEUED).update(
+            status=self.Status.SKIPPED, finished_at=timezone.now(), error=reason, phase=""
+        )
+        self.refresh_from_db()
+        return bool(skipped)
+
+    def hold(self, preview: dict, reason: str) -> bool:
+        """running → held: the brake stopped the run before it wrote anything."""
+        self.preview, self.error = preview, reason
+        self.status, self.finished_at, self.phase = self.Status.HELD, timezone.now(), ""
+        values = {name: getattr(self, name) for name in self.RESULT_FIELDS}
+        held = SyncRun.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(**values)
+        if not held:
+            self.refresh_from_db()
+        return bool(held)
+
+    def decide(self, decision: str, *, by=None) -> bool:
+        """Record the one decision on a held run; False if it was already decided (a replay)."""
+        user = by if by is not None and by.is_authenticated else None
+        now = timezone.now()
+        decided = SyncRun.objects.filter(pk=self.pk, status=self.Status.HELD, decision="").update(
+            decision=decision, decided_by=user, decided_at=now
+        )
+        if decided:
+            self.decision, self.decided_by, self.decided_at = decision, user, now
+        else:
+            self.refresh_from_db()
+        return bool(decided)
+
     def _end(self, status: str) -> None:
         self.status = status
         self.finished_at = timezone.now()
@@ -309,6 +423,7 @@ class FieldChange(models.Model):
     """One audited change the sync made: a created contact or an overwritten field (R16)."""
 
     CREATED = "created"
+    DELETED = "deleted"  # by an undo; old_value keeps the contact's fields (JSON) so it can be re-created
 
     # The three keys are indexed by the composite indexes below, which lead with them:
     # single-column indexes would only add to every write of the largest table.

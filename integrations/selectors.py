@@ -23,6 +23,7 @@ class ConnectionStatus:
     health: str
     health_reason: str
     consecutive_failures: int
+    paused: str  # why automatic syncs are paused (section 6.1); empty when they run
 
     def as_dict(self) -> dict:
         return {
@@ -57,6 +58,7 @@ def connection_statuses() -> list[ConnectionStatus]:
             health=connection.health,
             health_reason=connection.health_reason,
             consecutive_failures=connection.consecutive_failures,
+            paused=connection.pause_reason if connection.is_paused else "",
         )
         for connection in connections
     ]

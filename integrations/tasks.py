@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from integrations.models import SyncRun
-from integrations.services import runs
+from integrations.services import runs, undo
 from integrations.services.scheduling import due_connections
 from integrations.sync.runner import run_sync
 
@@ -20,6 +20,9 @@ def execute_run(run_id: int) -> str:
     if run.connection is None:
         run.cancel("Cancelled: the connection was disconnected.")
         return f"run {run_id}: cancelled"
+    if run.trigger == SyncRun.Trigger.UNDO:
+        run = undo.execute_undo(run)
+        return f"run {run_id}: {run.status}"
     run = run_sync(run.connection, trigger=run.trigger, run=run)
     return f"run {run_id}: {run.status}"
 
@@ -29,7 +32,10 @@ def dispatch_due_syncs() -> int:
     runs.reap_abandoned_runs()
     started = 0
     for connection in due_connections():
-        started += runs.run_enqueue(connection=connection, trigger=SyncRun.Trigger.SCHEDULED).started
+        try:
+            started += runs.run_enqueue(connection=connection, trigger=SyncRun.Trigger.SCHEDULED).started
+        except runs.SyncNotAllowed:  # paused or held since it was found due
+            continue
     if started:
         logger.info("Queued %d scheduled sync(s)", started)
     return started

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from integrations.views import audit, consent, manage, mapping, runs
+from integrations.views import audit, consent, manage, mapping, runs, safety
 
 app_name = "integrations"
 customer = "azure/customers/<int:customer_id>/"
@@ -17,6 +17,11 @@ urlpatterns = [
     path(customer + "mapping/", mapping.mapping_editor, name="mapping"),
     path(customer + "runs/<int:run_id>/", runs.run_detail, name="run"),
     path(customer + "runs/<int:run_id>/progress.json", runs.run_progress, name="run_progress"),
+    path(customer + "runs/<int:run_id>/approve/", safety.approve, name="run_approve"),
+    path(customer + "runs/<int:run_id>/reject/", safety.reject, name="run_reject"),
+    path(customer + "runs/<int:run_id>/undo/", safety.undo, name="run_undo"),
+    path(customer + "pause/", safety.pause_syncs, name="pause"),
+    path(customer + "resume/", safety.resume_syncs, name="resume"),
     path(customer + "audit/", audit.audit_log, name="audit"),
     path(customer + "audit.csv", audit.audit_csv, name="audit_csv"),
 ]

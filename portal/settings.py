@@ -270,6 +270,10 @@ GRAPH_API_URL = env.str("GRAPH_API_URL", default="https://graph.microsoft.com/v1
 AZURE_CA_BUNDLE = env.str("AZURE_CA_BUNDLE", default="")
 AZURE_SYNC_INTERVAL_HOURS = env.float("AZURE_SYNC_INTERVAL_HOURS", default=12)
 AZURE_SYNC_PLANS = env.list("AZURE_SYNC_PLANS", default=["enterprise", "superpower"])
+# The mass-change brake (section 6.1): a run that would overwrite fields of more than
+# this share of the synced contacts, and of at least this many, is held for approval.
+AZURE_BRAKE_PERCENT = env.int("AZURE_BRAKE_PERCENT", default=20)
+AZURE_BRAKE_MINIMUM = env.int("AZURE_BRAKE_MINIMUM", default=50)
 
 # --- Background work (django-q2) -------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from integrations.admin import operations
+from integrations.admin import operations, safety
 from integrations.admin.base import IntegrationAdmin, changes_url
 from integrations.models import AzureConnection, SiteMapping
 from integrations.permissions import is_integration_staff
@@ -57,7 +57,7 @@ class AzureConnectionAdmin(IntegrationAdmin):
     search_fields = ["customer__name", "tenant_id", "tenant_name"]
     list_select_related = ["customer"]
     inlines = [SiteMappingInline]
-    actions = ["sync_now", "disconnect"]
+    actions = ["sync_now", "disconnect", safety.pause_connections, safety.resume_connections]
     change_form_template = "admin/integrations/azureconnection/change_form.html"
     # The delta link and the run lease are internals: shown as dates and a flag only.
     fieldsets = [
@@ -84,6 +84,9 @@ class AzureConnectionAdmin(IntegrationAdmin):
                     "health",
                     "health_reason",
                     "consecutive_failures",
+                    "paused",
+                    "brake_percent",
+                    "brake_minimum",
                     "history",
                 ]
             },
@@ -93,7 +96,11 @@ class AzureConnectionAdmin(IntegrationAdmin):
             {"fields": ["full_pass_completed_at", "delta_link_saved_at", "mailbox_settings_readable"]},
         ),
     ]
-    readonly_fields = ["sync_in_progress", "history"]
+    readonly_fields = ["sync_in_progress", "history", "paused"]
+
+    @admin.display(description="Paused")
+    def paused(self, obj: AzureConnection) -> str:
+        return safety.paused_state(obj)
 
     def get_urls(self):
         from django.urls import path

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, gettext_lazy
 
+from integrations.admin import safety
 from integrations.admin.base import IntegrationAdmin, changes_url
 from integrations.models import SyncRun
 from integrations.sync.plan import SkipReason
@@ -31,6 +32,7 @@ class SyncRunAdmin(IntegrationAdmin):
     # Fits 1366 px: the counts in one column, the details on the run's page.
     list_display = ["created_at", "customer", "trigger", "status", "counts", "audit_link"]
     list_filter = ["status", "trigger", "dry_run", ("customer", admin.RelatedOnlyFieldListFilter)]
+    actions = [safety.approve_held, safety.reject_held, safety.undo_runs]
     date_hierarchy = "created_at"
     search_fields = ["customer__name", "tenant_id", "error"]
     list_select_related = ["customer"]
@@ -47,6 +49,11 @@ class SyncRunAdmin(IntegrationAdmin):
                     "dry_run",
                     "full_pass",
                     "requested_by",
+                    "undoes",
+                    "approves",
+                    "decision",
+                    "decided_by",
+                    "decided_at",
                 ]
             },
         ),

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations.models import AzureConnection, SyncRun
+from integrations.services import pause
 from integrations.sync.lease import is_leased, lease_run_id
 from portal.activity import services as activity
 
@@ -73,6 +74,12 @@ def run_enqueue(
         existing = active_run(connection)
         if existing is not None:
             return Enqueued(run=existing, started=False)
+        # Paused, or a mass change waits for a decision (section 6.1). A preview writes nothing,
+        # and the initial import (queued once, by the first mapping) was just previewed.
+        writes = not dry_run and trigger != SyncRun.Trigger.INITIAL
+        refusal = pause.sync_refusal(connection) if writes else None
+        if refusal:
+            raise SyncNotAllowed(refusal)
         run = SyncRun.queue(connection, trigger=trigger, dry_run=dry_run, requested_by=requested_by)
         transaction.on_commit(lambda: _hand_to_worker(run))
     return Enqueued(run=run, started=True)

@@ -21,7 +21,7 @@ from django.utils import timezone
 from integrations.graph.errors import DeltaExpiredError, MicrosoftError
 from integrations.graph.models import UserPage
 from integrations.models import AzureConnection, SyncRun
-from integrations.sync import loaders, outcome
+from integrations.sync import brake, loaders, outcome
 from integrations.sync.apply import apply_plan
 from integrations.sync.classify import classify_disabled_users
 from integrations.sync.heartbeat import Heartbeat
@@ -91,6 +91,8 @@ def run_sync(
         run.fail(kind=kind, message="The sync failed because of an internal error; it has been logged.")
         outcome.record_failure(connection, run, exc)
     else:
+        if run.status != SyncRun.Status.RUNNING:
+            return run  # held by the brake (nothing written; the schedule waits for a decision)
         run.finish()
         if not run.dry_run:
             outcome.record_success(connection, run)
@@ -140,14 +142,16 @@ def _execute(
 ) -> None:
     client = client_factory(connection.tenant_id)
     notes: list[str] = []
+    warnings: list[str] = []
 
-    run.phase = "fetching"
-    run.save_fields("phase")
-    _fetch(connection, run, lease, client, notes)
+    if run.approves_id is None:  # an approval re-plans the mirror its held run already read
+        run.phase = "fetching"
+        run.save_fields("phase")
+        _fetch(connection, run, lease, client, notes)
 
-    run.phase = "classifying"
-    run.save_fields("phase")
-    warnings = classify_disabled_users(connection, client.get_mailbox_purposes, on_chunk=lease.renew)
+        run.phase = "classifying"
+        run.save_fields("phase")
+        warnings = classify_disabled_users(connection, client.get_mailbox_purposes, on_chunk=lease.renew)
 
     run.phase = "planning"
     run.save_fields("phase")
@@ -158,6 +162,8 @@ def _execute(
     if run.dry_run:
         run.preview = summarize_plan(plan)
         run.save_fields("warnings", "preview")
+        return
+    if brake.stop_before_apply(connection, run, plan):
         return
     run.phase = "applying"
     run.progress_done, run.progress_total = 0, len(plan.creates) + len(plan.updates)

@@ -29,6 +29,7 @@ PER_PAGE = 50
 FIELD_CHOICES = [
     (FieldChange.CREATED, "Created"),
     *[(name, name.replace("_", " ").capitalize()) for name in AUDITED_FIELDS],
+    (FieldChange.DELETED, "Deleted by an undo"),
 ]
 
 

@@ -13,6 +13,7 @@ from integrations.models import AzureConnection
 from integrations.services import runs
 from integrations.services.connections import REMOVE_APP_INSTRUCTIONS, connection_disconnect
 from integrations.sync.plan import SkipReason
+from integrations.views import safety
 from integrations.views.common import connection_for, customer_for
 from portal.activity import services as activity
 
@@ -32,6 +33,7 @@ def manage(request: HttpRequest, customer_id: int) -> HttpResponse:
         "active_run": runs.active_run(connection) if connection else None,
         "skip_labels": SkipReason.LABELS,
         "instructions": REMOVE_APP_INSTRUCTIONS,
+        **safety.manage_safety_context(connection),
     }
     return render(request, "integrations/manage.html", context)
 

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 from integrations.models import SyncRun
 from integrations.sync.plan import SkipReason
 from integrations.views.common import customer_for, run_for
+from integrations.views.safety import run_safety_context
 
 
 @login_required
@@ -25,6 +26,7 @@ def run_detail(request: HttpRequest, customer_id: int, run_id: int) -> HttpRespo
         "skips": [
             (SkipReason.LABELS.get(reason, reason), count) for reason, count in run.skipped_by_reason.items()
         ],
+        **run_safety_context(request, customer, run),
     }
     return render(request, "integrations/run.html", context)
 

@@ -24,7 +24,11 @@ REFERENCE_TENANT = "00000000-0000-4000-8000-00000000beef"
 def connect(name: str, tenant_id: str, offices: tuple[str, ...] | list[str]) -> AzureConnection:
     """A customer on a plan with the sync, connected to `tenant_id`, every office mapped to a site."""
     customer = Customer.objects.create(name=name, plan="enterprise")
-    connection = AzureConnection.objects.create(customer=customer, tenant_id=tenant_id, tenant_name=name)
+    # brake_percent=100: these suites check convergence under faults; a storm's accumulated
+    # churn may be a mass change, and the brake is proven in tests/integrations/test_brake.py.
+    connection = AzureConnection.objects.create(
+        customer=customer, tenant_id=tenant_id, tenant_name=name, brake_percent=100
+    )
     for office in offices:
         site = Site.objects.create(customer=customer, name=office)
         SiteMapping.objects.create(connection=connection, value=office, site=site)

@@ -51,6 +51,7 @@ MANAGER_GET = expect(200, 403, 404, 200, 403, 302)
 MANAGER_POST = expect(302, 403, 404, 302, 403, 302)
 PORTAL = expect(200, 200, 404, 404, 404, 302)  # the customer portal: members only
 FOREIGN_RUN = expect(404, 404, 404, 404, 403, 302)  # a run of B under A's URL
+FOREIGN_RUN_ACTION = expect(404, 403, 404, 404, 403, 302)  # the same, for managers only
 PUBLIC = expect(200, 200, 200, 200, 200, 200)
 ADMIN_TOOL_GET = expect(302, 302, 302, 200, 403, 302)  # non-staff go to the admin login
 ADMIN_TOOL_POST = expect(302, 302, 302, 302, 403, 302)
@@ -130,6 +131,7 @@ MAPPING_TO_B = lambda world: {  # noqa: E731
 MANAGERS = ("own", "staff")
 CHANGELIST = "admin:customers_customer_changelist"
 CONNECTIONS = "admin:integrations_azureconnection_changelist"
+RUNS = "admin:integrations_syncrun_changelist"
 
 MATRIX = [
     # -- public -----------------------------------------------------------------------
@@ -256,6 +258,44 @@ MATRIX = [
         lambda w: reverse("integrations:run_progress", args=[w.a.pk, w.b_run.pk]),
         FOREIGN_RUN,
     ),
+    # -- the safety net (section 6.1): A's run is finished, not held ----------------------
+    *[
+        Row(
+            f"{verb} a run that is not held",
+            f"integrations:run_{verb}",
+            "post",
+            (lambda v: lambda w: reverse(f"integrations:run_{v}", args=[w.a.pk, w.a_run.pk]))(verb),
+            MANAGER_POST,
+        )
+        for verb in ("approve", "reject")
+    ],
+    *[
+        Row(
+            f"{verb} B's run under A",
+            f"integrations:run_{verb}",
+            "post",
+            (lambda v: lambda w: reverse(f"integrations:run_{v}", args=[w.a.pk, w.b_run.pk]))(verb),
+            FOREIGN_RUN_ACTION,
+        )
+        for verb in ("approve", "reject", "undo")
+    ],
+    Row(
+        "undo page",
+        "integrations:run_undo",
+        "get",
+        lambda w: reverse("integrations:run_undo", args=[w.a.pk, w.a_run.pk]),
+        MANAGER_GET,
+    ),
+    Row(
+        "undo",
+        "integrations:run_undo",
+        "post",
+        lambda w: reverse("integrations:run_undo", args=[w.a.pk, w.a_run.pk]),
+        MANAGER_POST,
+        may_change=MANAGERS,
+    ),
+    Row("pause", "integrations:pause", "post", url("integrations:pause", a_id), MANAGER_POST),
+    Row("resume", "integrations:resume", "post", url("integrations:resume", a_id), MANAGER_POST),
     Row("audit", "integrations:audit", "get", url("integrations:audit", a_id), VIEWER),
     Row(
         "audit filtered by B's run",
@@ -392,6 +432,32 @@ MATRIX = [
         may_change=("staff",),
         scope="all",
     ),
+    *[
+        Row(
+            f"run action: {name} (confirmed)",
+            RUNS,
+            "post",
+            url(RUNS),
+            expect(302, 302, 302, 302, 403, 302),
+            data=(lambda n: lambda w: {"action": n, "_selected_action": [w.a_run.pk], "post": "yes"})(name),
+            may_change=("staff",),
+            scope="all",
+        )
+        for name in ("approve_held", "reject_held", "undo_runs")
+    ],
+    *[
+        Row(
+            f"connection action: {name}",
+            CONNECTIONS,
+            "post",
+            url(CONNECTIONS),
+            expect(302, 302, 302, 302, 403, 302),
+            data=action(name, lambda w: w.a_connection),
+            may_change=("staff",),
+            scope="all",
+        )
+        for name in ("pause_connections", "resume_connections")
+    ],
     # -- the integration's admin pages ------------------------------------------------
     *[
         Row(f"admin {model} {view}", f"admin:integrations_{model}_{view}", "get", path, expected, scope=scope)

@@ -29,6 +29,7 @@ class Command(BaseCommand):
                 f"  connected {_when(status.connected_at)}; last sync {_when(status.last_sync_at)} "
                 f"({status.last_outcome or 'never ran'}); next sync {_when(status.next_sync_at)}\n"
                 f"  health: {status.health}{' - ' + status.health_reason if status.health_reason else ''}"
+                + (f"\n  paused: {status.paused} (resume with azure_resume)" if status.paused else "")
             )
 
 

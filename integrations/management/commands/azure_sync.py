@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from integrations.cli import format_run, resolve_connection
 from integrations.models import SyncRun
+from integrations.services.pause import sync_refusal
 from integrations.services.scheduling import due_connections
 from integrations.sync.runner import run_sync
 
@@ -27,8 +28,15 @@ class Command(BaseCommand):
         failed = 0
         for connection in connections:
             self.stdout.write(f"{connection.customer} ({connection.tenant_name or connection.tenant_id}):")
+            refusal = None if options["dry_run"] else sync_refusal(connection)
+            if refusal:  # paused, or a held run waits for a decision (section 6.1)
+                self.stdout.write(f"  {refusal}")
+                failed += 1
+                continue
             run = run_sync(connection, trigger=SyncRun.Trigger.COMMAND, dry_run=options["dry_run"])
             self.stdout.write(format_run(run))
+            if run.status == SyncRun.Status.HELD:
+                self.stdout.write(f"  Decide with azure_approve {run.pk} or azure_reject {run.pk}.")
             failed += run.status == SyncRun.Status.FAILED
         if failed:
-            raise CommandError(f"{failed} sync(s) failed.")
+            raise CommandError(f"{failed} sync(s) failed or were refused.")
