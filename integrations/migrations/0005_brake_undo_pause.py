@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0003_drop_redundant_key_indexes'),
+        ('integrations', '0004_health_alert_state'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
