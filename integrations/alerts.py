@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from integrations.models import AzureConnection, Health, HealthAlertState
+from integrations.models import AzureConnection, Health, HealthAlertState, SyncRun
 from portal.customers.models import Membership
 from portal.mail import absolute_url, send_email
 
@@ -60,6 +60,24 @@ def _health_changed(connection: AzureConnection) -> str | None:
         payload = _payload(connection, event)
         transaction.on_commit(lambda: _enqueue(payload))
     return event
+
+
+def run_held(run: SyncRun) -> None:
+    """Tell the customer's administrators and the MSP that a run waits for a decision (design.md §6.1).
+
+    Called once per held run, by the brake, right after the run was held; the
+    e-mails leave after the commit like the health alerts.
+    """
+    payload = {
+        "event": "held",
+        "customer_id": run.customer_id,
+        "tenant": run.tenant_id,
+        "health": Health.HEALTHY,
+        "reason": run.error,
+        "fix": gettext("Review the held changes on the run page, then approve or reject them."),
+        "run_id": run.pk,
+    }
+    transaction.on_commit(lambda: _enqueue(payload))
 
 
 def _payload(connection: AzureConnection, event: str) -> dict:
@@ -108,18 +126,15 @@ def deliver(payload: dict, audience: str, attempt: int = 1) -> int:
     customer = Customer.objects.filter(pk=payload["customer_id"]).first()
     if customer is None:
         return 0
+    held = payload["event"] == "held"
     context = {
         "customer": customer,
         "tenant": payload["tenant"],
         "recovered": payload["event"] == "recovered",
-        "state_label": Health(payload["health"]).label,
+        "state_label": gettext("a run is held for approval") if held else Health(payload["health"]).label,
         "reason": payload["reason"],
         "fix": payload["fix"],
-        "link": absolute_url(
-            reverse("integrations:manage", kwargs={"customer_id": customer.pk})
-            if audience == ADMINS
-            else reverse("admin:integrations_health")
-        ),
+        "link": absolute_url(_link(payload, audience, customer.pk)),
     }
     try:
         return send_email("connection_alert", to=recipients(audience, customer.pk), context=context)
@@ -130,6 +145,14 @@ def deliver(payload: dict, audience: str, attempt: int = 1) -> int:
             "Alert e-mail to %s for customer %s failed (attempt %s)", audience, customer.pk, attempt
         )
         raise
+
+
+def _link(payload: dict, audience: str, customer_id: int) -> str:
+    if audience == OPS:
+        return reverse("admin:integrations_health")
+    if payload.get("run_id"):
+        return reverse("integrations:run", kwargs={"customer_id": customer_id, "run_id": payload["run_id"]})
+    return reverse("integrations:manage", kwargs={"customer_id": customer_id})
 
 
 def _retry_later(payload: dict, audience: str, attempt: int) -> None:

@@ -11,16 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, OuterRef, Q, Subquery, Value
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from integrations.models import AzureConnection, Health, SyncRun
+from integrations.models import AzureConnection, Health, PauseReason, SyncRun
 from integrations.sync.outcome import sync_interval
-
-# A run status that waits for a person (added by the change-brake feature); None until it exists.
-HELD_STATUS: str | None = getattr(SyncRun.Status, "HELD", None)
 
 
 @dataclass
@@ -78,6 +75,14 @@ def _stale_fix(row: ConnectionHealth) -> str:
     return _("Check that the task worker (qcluster) is running, then click Sync now.")
 
 
+def _paused_fix(row: ConnectionHealth) -> str:
+    if row.connection.pause_reason == PauseReason.UNDO:
+        return _("Syncs are paused after an undo: fix the directory or the mapping, then click Resume.")
+    if row.connection.pause_reason == PauseReason.REJECTED:
+        return _("Syncs are paused after a rejected run: fix the cause, then click Resume.")
+    return _("Syncs were paused by hand: click Resume when they should run again.")
+
+
 CATEGORIES: tuple[Category, ...] = (
     Category(
         "needs_attention",
@@ -102,16 +107,22 @@ CATEGORIES: tuple[Category, ...] = (
         ),
     ),
     Category(
-        "stale",
-        gettext_lazy("Stale"),
-        is_stale,
-        _stale_fix,
-    ),
-    Category(
         "held",
         gettext_lazy("Held runs"),
         lambda row, now: row.held_runs > 0,
         lambda row: _("Review the held changes and approve or reject them."),
+    ),
+    Category(
+        "paused",
+        gettext_lazy("Paused"),
+        lambda row, now: row.connection.paused_at is not None,
+        _paused_fix,
+    ),
+    Category(
+        "stale",
+        gettext_lazy("Stale"),
+        is_stale,
+        _stale_fix,
     ),
     Category("healthy", gettext_lazy("Healthy"), lambda row, now: True, lambda row: _("Nothing to do.")),
 )
@@ -127,7 +138,8 @@ def connection_health(*, now: datetime | None = None) -> list[ConnectionHealth]:
     connections = AzureConnection.objects.select_related("customer").annotate(
         last_error=Subquery(last_failed.values("error")[:1]),
         last_error_kind=Subquery(last_failed.values("error_kind")[:1]),
-        held_runs=Count("runs", filter=Q(runs__status=HELD_STATUS)) if HELD_STATUS else Value(0),
+        # Held runs still waiting for a decision (an approved or rejected one stays "held").
+        held_runs=Count("runs", filter=Q(runs__status=SyncRun.Status.HELD, runs__decision="")),
     )
     rows = []
     for connection in connections.prefetch_related("mappings"):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils.translation import gettext
 
+from integrations import alerts
 from integrations.models import AzureConnection, SyncRun
 from integrations.sync.plan import SyncPlan
 
@@ -101,7 +102,8 @@ def stop_before_apply(connection: AzureConnection, run: SyncRun, plan: SyncPlan)
             "Not applied: the plan changed since it was approved (%(then)d contacts to update then, "
             "%(now)d now). Review the new plan and approve or reject it again."
         ) % {"then": int(held.get("update", 0)), "now": plan.updated}
-        run.hold(summarize_plan(plan), reason)
+        if run.hold(summarize_plan(plan), reason):
+            alerts.run_held(run)
         return True
     if not applies_to(run):
         return False
@@ -109,5 +111,6 @@ def stop_before_apply(connection: AzureConnection, run: SyncRun, plan: SyncPlan)
     if not verdict.hold:
         return False
     # True even if the run stopped running meanwhile (reaped): it must write nothing either way.
-    run.hold(summarize_plan(plan), hold_reason(verdict))
+    if run.hold(summarize_plan(plan), hold_reason(verdict)):
+        alerts.run_held(run)
     return True

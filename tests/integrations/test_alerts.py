@@ -161,3 +161,27 @@ def test_a_broken_alert_never_breaks_the_sync_outcome(connection, admins, django
     assert run.status == "failed"
     connection.refresh_from_db()
     assert connection.health == Health.NEEDS_ATTENTION
+
+
+def test_a_held_run_tells_the_admins_and_ops_once_with_a_link_to_the_run(
+    mapped, directory, admins, django_capture_on_commit_callbacks
+):
+    from integrations.models import SyncRun
+    from tests.integrations.safety_helpers import populate, sync_run
+
+    ids = populate(directory, 200)
+    with django_capture_on_commit_callbacks(execute=True):
+        sync_run(mapped, directory, trigger=SyncRun.Trigger.INITIAL)
+    assert queued_alerts() == []
+    for user_id in ids[:80]:
+        directory.update(user_id, jobTitle="Bulk HR title")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        held = sync_run(mapped, directory)
+
+    assert held.status == SyncRun.Status.HELD
+    assert queued_alerts() == ["admins", "ops"]
+    to_admins, to_ops = mail.outbox
+    assert "held for approval" in to_admins.subject
+    assert f"/runs/{held.pk}/" in to_admins.body and "/admin/integrations/" in to_ops.body
+    assert to_admins.to == ["alice@contoso.com", "anna@contoso.com"]

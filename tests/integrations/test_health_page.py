@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integrations.health_selectors import CATEGORIES, connection_health
-from integrations.models import AzureConnection, Health, SiteMapping, SyncRun
+from integrations.models import AzureConnection, Health, PauseReason, SiteMapping, SyncRun
 from portal.customers.models import Customer, Plan, Site
 
 pytestmark = pytest.mark.django_db
@@ -86,9 +86,23 @@ def test_a_never_synced_unmapped_connection_is_stale_and_told_to_finish_the_mapp
     assert row.category == "stale" and "mapping" in row.fix
 
 
-def test_the_category_table_keeps_held_runs_between_stale_and_healthy():
+def test_the_category_table_puts_decisions_and_pauses_before_staleness():
     keys = [category.key for category in CATEGORIES]
-    assert keys == ["needs_attention", "quarantined", "backing_off", "stale", "held", "healthy"]
+    assert keys == ["needs_attention", "quarantined", "backing_off", "held", "paused", "stale", "healthy"]
+
+
+def test_an_undecided_held_run_and_a_paused_connection_are_listed_with_their_fix(fleet):
+    held = SyncRun.objects.create(
+        customer=fleet["healthy"].customer, connection=fleet["healthy"], trigger="scheduled", status="held"
+    )
+    fleet["stale"].pause(reason=PauseReason.UNDO, by=None)
+
+    rows = {row.customer.name: row for row in connection_health()}
+
+    assert rows["Alpha"].category == "held" and "approve" in rows["Alpha"].fix
+    assert rows["Bravo"].category == "paused" and "Resume" in rows["Bravo"].fix
+    SyncRun.objects.filter(pk=held.pk).update(decision=SyncRun.Decision.REJECTED)
+    assert {row.customer.name: row.category for row in connection_health()}["Alpha"] == "healthy"
 
 
 def test_the_health_page_lists_counts_and_the_revoked_connection_first(fleet, staff_with_permission):
