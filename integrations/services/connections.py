@@ -43,17 +43,18 @@ def verify_tenant_access(
 ) -> AccessToken:
     """Prove the app may read the tenant: an app-only token for it with the right `tid` and role.
 
-    A fresh admin consent can take a while to reach tokens, so a token
-    without the role is retried a few times (about 30 seconds), each time
-    clearing MSAL's cached token.
+    A fresh admin consent can take a while to reach tokens: until it has,
+    Entra may issue a token without the role, or refuse one outright
+    (AADSTS700016 / 7000229: the app is not in the tenant yet). Both are
+    retried a few times (about 30 seconds), each time clearing MSAL's cache.
+    Any permission that reads users is accepted (`tokens.READ_ROLES`).
     """
     sleep = sleep or time.sleep
-    token = None
     for attempt in range(attempts):
-        token = tokens.get_app_token(tenant_id, force_refresh=attempt > 0)
-        if token.tenant_id.lower() != tenant_id.lower():
-            raise ConnectError("Microsoft issued a token for a different tenant; nothing was connected.")
         try:
+            token = tokens.get_app_token(tenant_id, force_refresh=attempt > 0)
+            if token.tenant_id.lower() != tenant_id.lower():
+                raise ConnectError("Microsoft issued a token for a different tenant; nothing was connected.")
             tokens.require_role(token)
             return token
         except ConsentRequiredError:
