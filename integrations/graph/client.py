@@ -149,7 +149,7 @@ class GraphClient:
 
     def get_mailbox_purposes(self, object_ids: Sequence[str]) -> dict[str, str]:
         """object id -> mailbox `userPurpose` ("user", "shared", "room", …), "none" without a
-        mailbox, or "" for an account left unclassified (Exchange refused it, or it stayed throttled).
+        mailbox, or "" for an account left unclassified (Exchange refused it: a 403 item).
 
         Each `$batch` item stands alone: a refused or missing mailbox affects
         its own account only. PermissionDeniedError only when the app token's
@@ -241,12 +241,12 @@ class GraphClient:
             if pending:
                 failures += 1
                 if failures >= self._max_attempts:
-                    # Still throttled: these accounts stay unclassified this run, asked again next run.
-                    logger.info(
-                        "Graph POST /$batch: %d item(s) still throttled; left unclassified", len(pending)
+                    # Judging these accounts by their shape could import a disabled person as a
+                    # mailbox for good: the run is retried later instead, as for any throttling.
+                    raise TransientError(
+                        f"POST /$batch: mailbox settings still throttled after {failures} attempts.",
+                        status=429,
                     )
-                    purposes.update(dict.fromkeys(pending.values(), ""))
-                    return purposes
                 # Each throttled item asked for its own wait: the longest one honours them all.
                 # Reference: https://learn.microsoft.com/en-us/graph/throttling
                 known = [wait for wait in waits if wait is not None]

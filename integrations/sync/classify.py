@@ -21,8 +21,8 @@ FALLBACK_WARNING = (
 )
 UNCLASSIFIED_WARNING = (
     "%(count)d disabled account(s) could not be classified (Exchange refused to show their mailbox "
-    "settings, or kept throttling): they were judged by the usual shape of a shared mailbox and will be "
-    "asked again at the next sync."
+    "settings): they were judged by the usual shape of a shared mailbox and will be asked again at the "
+    "next sync."
 )
 
 

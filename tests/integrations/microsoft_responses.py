@@ -88,7 +88,11 @@ class Microsoft:
     def _delta(self, request):
         # The full pass's baseline ($deltaToken=latest) and later rounds: no changes here.
         token = "t1" if "deltatoken=latest" in request.url.lower() else "t2"
-        return 200, {}, json.dumps({"value": [], "@odata.deltaLink": f"{GRAPH}/users/delta?$deltatoken={token}"})
+        return (
+            200,
+            {},
+            json.dumps({"value": [], "@odata.deltaLink": f"{GRAPH}/users/delta?$deltatoken={token}"}),
+        )
 
     def _users(self, request):
         return 200, {}, json.dumps({"value": self.users})
