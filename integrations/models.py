@@ -63,6 +63,9 @@ class AzureConnection(models.Model):
     full_pass_completed_at = models.DateTimeField(null=True, blank=True)
     # None until we learn whether MailboxSettings.Read was granted.
     mailbox_settings_readable = models.BooleanField(null=True, blank=True)
+    # The application permission that lets the app read users, from the last token's `roles`
+    # (User.Read.All, or a broader one that includes it); blank until a sync has run.
+    read_permission = models.CharField(max_length=40, blank=True)
 
     health = models.CharField(max_length=20, choices=Health.choices, default=Health.HEALTHY)
     health_reason = models.TextField(blank=True)
@@ -121,6 +124,23 @@ class AzureConnection(models.Model):
         )
         self.paused_at, self.pause_reason, self.paused_by = None, "", None
         return bool(changed)
+
+    @property
+    def read_permission_note(self) -> str:
+        """Says so when the tenant granted more than User.Read.All, which is all the sync needs."""
+        from django.utils.translation import gettext
+
+        if not self.read_permission or self.read_permission == "User.Read.All":
+            return ""
+        if "ReadWrite" in self.read_permission:
+            return gettext(
+                "Your tenant granted the portal %(permission)s, which also allows changes. The portal only "
+                "reads users: User.Read.All is enough, and a tenant administrator may grant that instead."
+            ) % {"permission": self.read_permission}
+        return gettext(
+            "Your tenant granted the portal %(permission)s, which reads more than users. "
+            "User.Read.All is all the portal needs."
+        ) % {"permission": self.read_permission}
 
 
 class DirectoryUser(models.Model):
@@ -247,6 +267,7 @@ class SyncRun(models.Model):
         "fields_changed",
         "progress_done",
         "progress_total",
+        "requests_made",
     )
 
     # Both keys lead an index of Meta.
@@ -282,6 +303,8 @@ class SyncRun(models.Model):
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(null=True, blank=True)
     phase = models.CharField(max_length=20, blank=True)
+    # Microsoft Graph HTTP requests the run sent (retries included): round trips bound a real import.
+    requests_made = models.PositiveIntegerField(default=0)
 
     warnings = models.JSONField(default=list, blank=True)
     # Readable and sanitized: never a token, never a stack trace.

@@ -47,13 +47,14 @@ def verify_tenant_access(
 ) -> AccessToken:
     """Prove the app may read the tenant: an app-only token for it with the right `tid` and role.
 
-    A fresh admin consent can take a while to reach tokens, so a token
-    without the role is retried a few times (about 30 seconds), each time
-    clearing MSAL's cached token; with `fresh_consent` (the consent callback)
-    token endpoint errors are retried the same way.
+    A fresh admin consent can take a while to reach tokens: until it has,
+    Entra may issue a token without the role, or (with `fresh_consent`, the
+    consent callback) refuse one outright (AADSTS700016 / 7000229: the app is
+    not in the tenant yet). Both are retried a few times (about 30 seconds),
+    each time clearing MSAL's cache. Any permission that reads users is
+    accepted (`tokens.READ_ROLES`).
     """
     sleep = sleep or time.sleep
-    token = None
     for attempt in range(attempts):
         try:
             # A retry drops MSAL's cached token and its cached 400 (remove_tokens_for_client).
@@ -67,6 +68,9 @@ def verify_tenant_access(
         if token.tenant_id.lower() != tenant_id.lower():
             raise ConnectError("Microsoft issued a token for a different tenant; nothing was connected.")
         try:
+            token = tokens.get_app_token(tenant_id, force_refresh=attempt > 0)
+            if token.tenant_id.lower() != tenant_id.lower():
+                raise ConnectError("Microsoft issued a token for a different tenant; nothing was connected.")
             tokens.require_role(token)
             return token
         except ConsentRequiredError:
