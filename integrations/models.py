@@ -450,9 +450,15 @@ class FieldChange(models.Model):
 
     # The three keys are indexed by the composite indexes below, which lead with them:
     # single-column indexes would only add to every write of the largest table.
-    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="changes", db_index=False)
+    # No database foreign-key constraints (design.md §8): an append-only log that
+    # outlives what it describes (a deleted contact's row, kept by undo) needs none,
+    # and their checks were most of the audit's cost in a large import. Django still
+    # applies on_delete (CASCADE, SET_NULL) when the ORM deletes a customer, run or contact.
+    run = models.ForeignKey(
+        SyncRun, on_delete=models.CASCADE, related_name="changes", db_index=False, db_constraint=False
+    )
     customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="field_changes", db_index=False
+        Customer, on_delete=models.CASCADE, related_name="field_changes", db_index=False, db_constraint=False
     )
     contact = models.ForeignKey(
         Contact,
@@ -461,6 +467,7 @@ class FieldChange(models.Model):
         blank=True,
         related_name="field_changes",
         db_index=False,
+        db_constraint=False,
     )
     contact_email = models.CharField(max_length=254)
     field = models.CharField(max_length=20)
