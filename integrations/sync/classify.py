@@ -17,6 +17,7 @@ from integrations.sync import bulk
 from integrations.sync.pipeline import read_ahead
 
 CHUNK = 200  # ids per client call; the client splits them into $batch requests of 20
+BATCH = 20  # Graph's $batch limit (integrations.graph.client.BATCH_LIMIT)
 
 FALLBACK_WARNING = (
     "MailboxSettings.Read is not granted, so shared mailboxes were recognised by their usual shape "
@@ -54,6 +55,7 @@ class EarlyClassifier:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync-classify")
         self._futures: deque[Future[dict[str, str]]] = deque()
         self.asked: set[str] = set()
+        self._buffer: list[str] = []  # asked, not sent yet: less than a whole `$batch`
         self.unclassified = 0
         self.readable: bool | None = None  # unknown until Graph answered or refused
 
@@ -74,13 +76,24 @@ class EarlyClassifier:
                 if disabled
                 else []
             )
-            if pending:
-                self.asked.update(pending)
-                self._futures.append(self._pool.submit(self._fetch, pending))
+            self.asked.update(pending)
+            self._buffer.extend(pending)
+            # Whole `$batch` requests only: a page's few accounts wait for the next page's,
+            # so the run sends as many requests as asking them all at the end would.
+            full = len(self._buffer) - len(self._buffer) % BATCH
+            if full:
+                self._submit(self._buffer[:full])
+                del self._buffer[:full]
         self.store(wait=False)
+
+    def _submit(self, object_ids: list[str]) -> None:
+        self._futures.append(self._pool.submit(self._fetch, object_ids))
 
     def store(self, *, wait: bool) -> None:
         """Write the answers received (all of them, waiting, if `wait`), oldest first."""
+        if wait and self._buffer and self.readable is not False:
+            self._submit(list(self._buffer))
+            self._buffer.clear()
         while self._futures and (wait or self._futures[0].done()):
             try:
                 purposes = self._futures.popleft().result()

@@ -37,10 +37,14 @@ def backend_options(tmp_path: Path) -> tuple[str, list[str]]:
 def test_the_benchmark_runs_end_to_end_and_reports_every_figure(tmp_path):
     vendor, options = backend_options(tmp_path)
     output = tmp_path / "smoke.json"
+    docs = tmp_path / "performance.md"
+    docs.write_text(
+        "# Performance\n\n<!-- sync-benchmark:start -->\nold\n<!-- sync-benchmark:end -->\nkept\n"
+    )
 
     command = [sys.executable, "bench/sync_benchmark.py", "--smoke", "--backends", vendor]
     done = subprocess.run(
-        [*command, "--output", str(output), *options],
+        [*command, "--output", str(output), "--docs", str(docs), *options],
         cwd=ROOT,
         env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
         capture_output=True,
@@ -51,6 +55,10 @@ def test_the_benchmark_runs_end_to_end_and_reports_every_figure(tmp_path):
 
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Targets:" in done.stdout
+    # The figures replace the block between the markers of docs/performance.md, nothing else.
+    written = docs.read_text()
+    assert "old" not in written and written.endswith("<!-- sync-benchmark:end -->\nkept\n")
+    assert "| initial import | 1,000 |" in written and "Targets, checked on the figures" in written
     result = json.loads(output.read_text())
     backend = result["backends"][vendor]
     scenarios = backend["scenarios"]
