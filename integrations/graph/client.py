@@ -38,6 +38,7 @@ from integrations.graph.http import (
     json_or_none,
     origin,
     retry_after_seconds,
+    shared_session,
     short_message,
 )
 from integrations.graph.models import SELECT, USER_PROPERTIES, AccessToken, GraphUser, UserPage
@@ -78,7 +79,7 @@ class GraphClient:
         if batch_concurrency < 1:
             raise ValueError("batch_concurrency must be at least 1")
         self.tenant_id = tenant_id
-        self._session = session or build_session()
+        self._session = session or shared_session()
         self._token_getter: TokenGetter = token_getter or tokens.get_app_token
         self._sleep = sleep
         self._max_attempts = max_attempts
