@@ -305,6 +305,10 @@ class Driver:
                 "FROM integrations_syncrun r WHERE r.created_at >= %s",
                 [first_queued, started_at],
             ).fetchall()
+            failure = conn.execute(
+                "SELECT error FROM integrations_syncrun WHERE created_at >= %s AND status = 'failed' LIMIT 1",
+                [started_at],
+            ).fetchone()
         statuses: dict[str, int] = {}
         for status, *_ in rows:
             statuses[status] = statuses.get(status, 0) + 1
@@ -327,13 +331,14 @@ class Driver:
             "requests_per_run_median": statistics.median([r[3] for r in rows]) if rows else None,
             "db_connections_max": max(samples_db, default=0),
             "worker_rss_max_mb": round(max(samples_rss, default=0.0), 1),
+            "first_failure": failure[0] if failure else None,
         }
         self.say(
             f"  {label:<8} {entry['runs']} runs in {entry['seconds']:.1f} s ({entry['runs_per_second']}/s); "
             f"run median {entry['run_seconds_median']} s, p95 {entry['run_seconds_p95']} s; "
             f"longest wait {entry['wait_from_due_max_seconds']} s; tick {entry['tick_seconds']} s; "
             f"db connections ≤ {entry['db_connections_max']}; cluster RSS ≤ {entry['worker_rss_max_mb']} MB; "
-            f"statuses {statuses}"
+            f"statuses {statuses}" + (f"; first failure: {entry['first_failure']}" if failure else "")
         )
         return entry
 

@@ -84,9 +84,18 @@ def queue_scheduled_runs(
                 for connection in chunk
                 if connection.pk in allowed and connection.pk not in busy
             )
-            transaction.on_commit(lambda runs=runs: [hand_to_worker(run) for run in runs])
+            transaction.on_commit(lambda runs=runs: _hand_over(runs, hand_to_worker))
         queued.extend(runs)
     return queued
+
+
+def _hand_over(runs: list[SyncRun], hand_to_worker: Callable[[SyncRun], None]) -> None:
+    """Hand the committed runs to the workers, in one transaction: with the ORM broker
+    each task is a row, and one commit (one WAL flush) for the lot instead of one each
+    is most of a large tick. A run whose task is lost is reaped as abandoned."""
+    with transaction.atomic():
+        for run in runs:
+            hand_to_worker(run)
 
 
 DISPATCH_SCHEDULE_NAME = "Entra ID: queue due syncs"
