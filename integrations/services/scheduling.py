@@ -43,7 +43,7 @@ QUEUE_CHUNK = 1000  # connections locked and queued per transaction
 
 
 def queue_scheduled_runs(
-    connections: Sequence[AzureConnection], hand_to_worker: Callable[[SyncRun], None]
+    connections: Sequence[AzureConnection], hand_to_worker: Callable[..., None]
 ) -> list[SyncRun]:
     """Queue one scheduled run for each of `connections` that has none queued or running.
 
@@ -89,13 +89,19 @@ def queue_scheduled_runs(
     return queued
 
 
-def _hand_over(runs: list[SyncRun], hand_to_worker: Callable[[SyncRun], None]) -> None:
+def _hand_over(runs: list[SyncRun], hand_to_worker: Callable[..., None]) -> None:
     """Hand the committed runs to the workers, in one transaction: with the ORM broker
     each task is a row, and one commit (one WAL flush) for the lot instead of one each
-    is most of a large tick. A run whose task is lost is reaped as abandoned."""
+    is most of a large tick; with the Redis broker, one connection instead of one
+    per task. A run whose task is lost is reaped as abandoned."""
+    if not runs:
+        return
+    from django_q.brokers import get_broker
+
+    broker = get_broker()  # one broker (one Redis connection) for the whole tick
     with transaction.atomic():
         for run in runs:
-            hand_to_worker(run)
+            hand_to_worker(run, broker=broker)
 
 
 DISPATCH_SCHEDULE_NAME = "Entra ID: queue due syncs"

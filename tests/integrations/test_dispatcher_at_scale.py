@@ -45,7 +45,7 @@ def _tick_queries(handed: list[int]) -> tuple[int, int]:
 
 def test_a_tick_costs_the_same_queries_for_five_due_connections_as_for_fifty(monkeypatch):
     handed: list[int] = []
-    monkeypatch.setattr(runs, "_hand_to_worker", lambda run: handed.append(run.pk))
+    monkeypatch.setattr(runs, "_hand_to_worker", lambda run, **_: handed.append(run.pk))
     _connections(5)
     few = _tick_queries(handed)
     SyncRun.objects.all().delete()
@@ -63,7 +63,7 @@ def test_every_due_connection_is_handed_to_a_worker_once_its_runs_commit(
     monkeypatch, django_capture_on_commit_callbacks
 ):
     handed: list[int] = []
-    monkeypatch.setattr(runs, "_hand_to_worker", lambda run: handed.append(run.pk))
+    monkeypatch.setattr(runs, "_hand_to_worker", lambda run, **_: handed.append(run.pk))
     _connections(12)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -76,7 +76,7 @@ def test_every_due_connection_is_handed_to_a_worker_once_its_runs_commit(
 
 
 def test_a_connection_with_a_queued_run_or_paused_meanwhile_gets_no_second_run(monkeypatch):
-    monkeypatch.setattr(runs, "_hand_to_worker", lambda run: None)
+    monkeypatch.setattr(runs, "_hand_to_worker", lambda run, **_: None)
     busy, paused, free = _connections(3)
     SyncRun.queue(busy, trigger=SyncRun.Trigger.MANUAL)
     # Found due before the pause came in: the check under the row lock still sees it.
@@ -100,3 +100,28 @@ def test_with_nothing_due_the_due_query_reads_only_the_next_sync_index():
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "integrations_azureconnection_next_sync_at" in plan, plan
     assert "Seq Scan on integrations_azureconnection" not in plan, plan
+
+
+def test_a_tick_hands_all_its_runs_to_one_broker(monkeypatch, django_capture_on_commit_callbacks):
+    import django_q.brokers
+    import django_q.tasks
+    from django_q.models import OrmQ
+
+    made: list[object] = []
+    real = django_q.brokers.get_broker
+
+    def counting(*args, **kwargs):
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(django_q.brokers, "get_broker", counting)
+    monkeypatch.setattr(django_q.tasks, "get_broker", counting)
+    _connections(12)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        started = tasks.dispatch_due_syncs()
+
+    assert started == 12
+    assert len(made) == 1  # not one broker (with Redis: one connection) per task
+    queued = {pk for pk in SyncRun.objects.values_list("pk", flat=True)}
+    assert {task.task["args"][0] for task in OrmQ.objects.all()} == queued
