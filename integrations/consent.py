@@ -24,6 +24,7 @@ import re
 import secrets
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -57,10 +58,17 @@ class ConsentRefused(Exception):
     """
 
     def __init__(
-        self, message: str, *, title: str = "", code: str = "", retry_customer_id: int | None = None
+        self,
+        message: str,
+        *,
+        title: str = "",
+        code: str = "",
+        retry_customer_id: int | None = None,
+        status: int = 400,
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.status = status
         self.title = title
         self.code = code
         self.retry_customer_id = retry_customer_id
@@ -250,9 +258,22 @@ def _take_confirmation(session: SessionBase, form: dict[str, str], *, user_id: i
     return confirmation
 
 
-def confirm(session: SessionBase, form: dict[str, str], *, user_id: int, redirect_uri: str) -> str:
-    """Issue the single-use consent state and return the admin-consent URL for the tid."""
+def confirm(
+    session: SessionBase,
+    form: dict[str, str],
+    *,
+    user_id: int,
+    redirect_uri: str,
+    vet: Callable[[dict[str, Any]], None] | None = None,
+) -> str:
+    """Issue the single-use consent state and return the admin-consent URL for the tid.
+
+    `vet` sees the confirmation once it is proved to be this session's (so a forged
+    form learns nothing from it) and may still refuse it by raising ConsentRefused.
+    """
     confirmation = _take_confirmation(session, form, user_id=user_id)
+    if vet is not None:
+        vet(confirmation)
     state = secrets.token_urlsafe(32)
     session[CONSENT_KEY] = {
         "state": state,
