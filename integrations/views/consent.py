@@ -101,7 +101,7 @@ def callback(request: HttpRequest) -> HttpResponse:
         if leg == "done" and "error" not in params:
             return _already_connected(request)
         if "error" in params:  # someone else's or a stale error: shown, and nothing consumed
-            raise consent.microsoft_refusal(params, _("Microsoft returned an error."))
+            raise consent.microsoft_refusal(params, _("Microsoft returned an error."), from_flow=False)
         raise consent.ConsentRefused(
             _(
                 "This response does not belong to a connection in progress in your session "

@@ -892,3 +892,61 @@ def test_nothing_of_a_refused_flow_stays_in_the_session_or_the_database(
         assert secret not in rows
     for key in consent.FLOW_KEYS:
         assert key not in client.session, key
+
+
+# -- on the Microsoft simulator (HTTPS, the portal's MSAL code unchanged) --------------
+SIM_CONTOSO = "525b6c55-3da5-4253-a683-5aac155e4a8c"
+SIM_FABRIKAM = "801200dd-397e-42a6-aee4-23cdb509ee77"
+SIM_FABRIKAM_ADMIN = "AdeleV@fabrikam.onmicrosoft.com"
+
+
+@pytest.mark.slow
+def test_on_the_simulator_another_tenants_real_admin_cannot_steer_a_confirmation_into_a_consented_tenant(
+    portal_on_simulator, customer, customer_admin
+):
+    """Contoso's tenant consented long ago. Fabrikam's real administrator, signed in for the
+    Contoso customer, edits the confirmation's hidden tenant to Contoso's, then answers the
+    consent and edits the redirect to name Contoso's tenant, with the genuine state."""
+    from microsoft_simulator.testing import consent as answer_consent
+    from microsoft_simulator.testing import session_for
+    from microsoft_simulator.testing import sign_in as sign_in_at_microsoft
+
+    sim = portal_on_simulator(users=60)
+    sim.apply("grant_consent", tenant=SIM_CONTOSO)
+    browser = session_for(sim)
+    client = logged_in(customer_admin)
+    to_microsoft = client.post(reverse("integrations:connect", args=[customer.pk]))
+    back = urlparse(sign_in_at_microsoft(browser, to_microsoft["Location"], SIM_FABRIKAM_ADMIN))
+    assert client.get(f"{back.path}?{back.query}")["Location"] == reverse("integrations:confirm")
+    fields = confirmation_fields(client.get(CONFIRM))
+    assert fields["tenant"] == SIM_FABRIKAM
+
+    steered = client.post(CONFIRM, {**fields, "tenant": SIM_CONTOSO})
+    assert steered.status_code == 400
+    to_consent = client.post(CONFIRM, fields)
+    assert urlparse(to_consent["Location"]).path == f"/{SIM_FABRIKAM}/v2.0/adminconsent"
+    redirect = urlparse(answer_consent(browser, to_consent["Location"], SIM_FABRIKAM))
+    answered = query_of(redirect.geturl())
+    assert answered["tenant"] == SIM_FABRIKAM  # Microsoft (the simulator) names the real tenant
+    response = client.get(redirect.path, {**answered, "tenant": SIM_CONTOSO})  # edited on the way back
+
+    assert response.status_code == 400
+    assert "different tenant" in alert(response)
+    assert consent.CONSENT_KEY not in client.session
+    no_binding()
+
+
+@pytest.mark.parametrize("word", ["Call_0800_555_0100_to_unlock", "visit_evil_example_to_fix", "weird_error"])
+def test_a_crafted_error_link_outside_any_flow_cannot_put_its_own_words_on_the_page(customer_admin, word):
+    """Anyone can send a victim to `callback/?error=...`: with no state of the victim's
+    session, only codes the standards define are shown, never the link's own text."""
+    client = logged_in(customer_admin)
+
+    response = consent_callback(client, error=word, error_description="AADSTS65004 x", admin_consent="True")
+
+    assert response.status_code == 400
+    assert word not in response.content.decode()
+    assert "AADSTS65004" in response.content.decode()  # digits after a fixed prefix: still shown
+    standard = consent_callback(client, error="access_denied", admin_consent="True")
+    assert "access_denied" in standard.content.decode()
+    no_binding()
