@@ -24,6 +24,7 @@ import re
 import secrets
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -57,10 +58,17 @@ class ConsentRefused(Exception):
     """
 
     def __init__(
-        self, message: str, *, title: str = "", code: str = "", retry_customer_id: int | None = None
+        self,
+        message: str,
+        *,
+        title: str = "",
+        code: str = "",
+        retry_customer_id: int | None = None,
+        status: int = 400,
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.status = status
         self.title = title
         self.code = code
         self.retry_customer_id = retry_customer_id
@@ -250,9 +258,22 @@ def _take_confirmation(session: SessionBase, form: dict[str, str], *, user_id: i
     return confirmation
 
 
-def confirm(session: SessionBase, form: dict[str, str], *, user_id: int, redirect_uri: str) -> str:
-    """Issue the single-use consent state and return the admin-consent URL for the tid."""
+def confirm(
+    session: SessionBase,
+    form: dict[str, str],
+    *,
+    user_id: int,
+    redirect_uri: str,
+    vet: Callable[[dict[str, Any]], None] | None = None,
+) -> str:
+    """Issue the single-use consent state and return the admin-consent URL for the tid.
+
+    `vet` sees the confirmation once it is proved to be this session's (so a forged
+    form learns nothing from it) and may still refuse it by raising ConsentRefused.
+    """
     confirmation = _take_confirmation(session, form, user_id=user_id)
+    if vet is not None:
+        vet(confirmation)
     state = secrets.token_urlsafe(32)
     session[CONSENT_KEY] = {
         "state": state,
@@ -356,13 +377,37 @@ _KNOWN_ERRORS = {
 }
 
 
-def microsoft_refusal(params: dict[str, Any], prefix: str, customer_id: int | None = None) -> ConsentRefused:
-    """Microsoft's error redirect as a refusal: our words for known codes, the code shown."""
+# The error codes OAuth 2.0 (RFC 6749 4.1.2.1) and OpenID Connect (Core 3.1.2.6) define.
+_STANDARD_ERRORS = frozenset(_KNOWN_ERRORS) | {
+    "unauthorized_client",
+    "unsupported_response_type",
+    "invalid_scope",
+    "invalid_client",
+    "invalid_grant",
+    "account_selection_required",
+    "invalid_request_uri",
+    "invalid_request_object",
+    "request_not_supported",
+    "request_uri_not_supported",
+    "registration_not_supported",
+}
+
+
+def microsoft_refusal(
+    params: dict[str, Any], prefix: str, customer_id: int | None = None, *, from_flow: bool = True
+) -> ConsentRefused:
+    """Microsoft's error redirect as a refusal: our words for known codes, the code shown.
+
+    Without `from_flow` (no state of this session: anyone could have written the link) an
+    `error` word is shown only if the standards define it, so a crafted link cannot put its
+    own text ("call_0800_..._to_unlock") on the portal's page.
+    """
     error = str(params.get("error", ""))
     codes = _AADSTS.findall(str(params.get("error_description", ""))[:2000])
     aadsts = codes[0] if codes else ""
     words = _KNOWN_CODES.get(aadsts) or _KNOWN_ERRORS.get(error) or N_("Microsoft returned an error.")
-    shown = " ".join(c for c in (error if _CODE.fullmatch(error) else "", aadsts) if c)
+    showable = _CODE.fullmatch(error) and (from_flow or error in _STANDARD_ERRORS)
+    shown = " ".join(c for c in (error if showable else "", aadsts) if c)
     return ConsentRefused(
         f"{prefix} {_(words)}",
         code=shown or _("no code given"),

@@ -85,7 +85,9 @@ def validate(raw: str, *, nonce: str) -> dict[str, Any]:
             audience=settings.AZURE_CLIENT_ID,
             issuer=issuer,
             leeway=LEEWAY_SECONDS,
-            options={"require": ["aud", "iss", "exp", "nbf", "tid"]},
+            # strict_aud: `aud` must be this app alone, not a list that also names others
+            # (OpenID Connect Core 3.1.3.7: reject audiences the client does not trust).
+            options={"require": ["aud", "iss", "exp", "nbf", "tid"], "strict_aud": True},
         )
     except jwt.InvalidAudienceError:
         raise IdTokenRefused(_("The ID token was issued to another application, not this portal.")) from None

@@ -166,7 +166,8 @@ MATRIX = [
         "integrations:callback",
         "get",
         url("integrations:callback"),
-        expect(400, 400, 400, 400, 400, 302),
+        # Anonymous: 401, not a login redirect whose ?next= would carry the sign-in code.
+        expect(400, 400, 400, 400, 400, 401),
     ),
     # Nobody has a sign-in waiting here: nothing to show, and a forged Confirm or Cancel
     # naming customer A is refused (400) or hidden (403/404) before anything is issued.
