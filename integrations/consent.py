@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
+from django.utils.translation import gettext as _
 
 from integrations.graph import tokens
 from integrations.graph.client import organization_name_for_signed_in_user
@@ -103,20 +104,20 @@ def finish_signin(session: SessionBase, params: dict[str, str], *, user_id: int,
     """Redeem the sign-in, learn the tenant from the ID token, return the admin-consent URL."""
     pending = session.pop(SIGNIN_KEY, None)
     if not isinstance(pending, dict):
-        raise ConsentRefused("This sign-in has expired or was already used. Start again from the portal.")
+        raise ConsentRefused(_("This sign-in has expired or was already used. Start again from the portal."))
     if pending["user_id"] != user_id:
-        raise ConsentRefused("This sign-in was started by another user. Start again from the portal.")
+        raise ConsentRefused(_("This sign-in was started by another user. Start again from the portal."))
     if pending["expires"] < time.time():
-        raise ConsentRefused("The sign-in took longer than 10 minutes. Start again from the portal.")
+        raise ConsentRefused(_("The sign-in took longer than 10 minutes. Start again from the portal."))
     if "error" in params:
-        raise ConsentRefused(_microsoft_refusal(params, "The sign-in at Microsoft did not complete"))
+        raise ConsentRefused(_microsoft_refusal(params, _("The sign-in at Microsoft did not complete")))
     app = tokens.signin_app()
     try:
         result = app.acquire_token_by_auth_code_flow(pending["flow"], params)
     except (ValueError, RuntimeError):  # MSAL: state or nonce mismatch, a replayed response
-        raise ConsentRefused("The sign-in response did not match this session. Start again.") from None
+        raise ConsentRefused(_("The sign-in response did not match this session. Start again.")) from None
     except Exception as exc:  # network and server errors of the code redemption
-        raise ConsentRefused("Microsoft could not be reached to complete the sign-in. Try again.") from exc
+        raise ConsentRefused(_("Microsoft could not be reached to complete the sign-in. Try again.")) from exc
     finally:
         _forget_signed_in_accounts(app)
     if "error" in result:
@@ -126,7 +127,7 @@ def finish_signin(session: SessionBase, params: dict[str, str], *, user_id: int,
     try:
         tenant_id = tokens.validate_tenant_id(tenant_id)
     except MicrosoftError:
-        raise ConsentRefused("Microsoft's sign-in did not say which tenant you belong to.") from None
+        raise ConsentRefused(_("Microsoft's sign-in did not say which tenant you belong to.")) from None
     state = secrets.token_urlsafe(32)
     username = str((result.get("id_token_claims") or {}).get("preferred_username", ""))
     organization = (
@@ -158,20 +159,22 @@ def check_consent(session: SessionBase, params: dict[str, str], *, user_id: int)
     pending = session.pop(CONSENT_KEY, None)
     # Error first (even an empty one): Microsoft's error redirects also carry admin_consent=True.
     if "error" in params:
-        raise ConsentRefused(_microsoft_refusal(params, "Admin consent was not granted"))
+        raise ConsentRefused(_microsoft_refusal(params, _("Admin consent was not granted")))
     if not isinstance(pending, dict) or not same_secret(pending.get("state"), params.get("state")):
         raise ConsentRefused(
-            "This consent response does not belong to your session. Start again from the portal."
+            _("This consent response does not belong to your session. Start again from the portal.")
         )
     if pending["user_id"] != user_id:
-        raise ConsentRefused("This consent was started by another user. Start again from the portal.")
+        raise ConsentRefused(_("This consent was started by another user. Start again from the portal."))
     if pending["expires"] < time.time():
-        raise ConsentRefused("The consent took longer than 10 minutes. Start again from the portal.")
+        raise ConsentRefused(_("The consent took longer than 10 minutes. Start again from the portal."))
     if params.get("admin_consent", "").lower() != "true":
-        raise ConsentRefused("Microsoft did not confirm the admin consent.")
+        raise ConsentRefused(_("Microsoft did not confirm the admin consent."))
     if params.get("tenant", "").strip().lower() != pending["tid"]:
         raise ConsentRefused(
-            "The consent came back for a different tenant than the one you signed in to. Nothing was connected."
+            _(
+                "The consent came back for a different tenant than the one you signed in to. Nothing was connected."
+            )
         )
     return VerifiedConsent(
         customer_id=int(pending["customer_id"]),
@@ -187,7 +190,7 @@ def _microsoft_refusal(params: dict[str, Any], prefix: str) -> str:
     description = str(params.get("error_description", ""))
     code = description.split(":", 1)[0][:20] if description.startswith("AADSTS") else ""
     if error == "access_denied":
-        return f"{prefix}: the administrator declined or cancelled it."
+        return _("%(what)s: the administrator declined or cancelled it.") % {"what": prefix}
     detail = " ".join(part for part in (error, code) if part)
     return f"{prefix} ({detail})." if detail else f"{prefix}."
 

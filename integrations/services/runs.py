@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from integrations.models import AzureConnection, SyncRun
 from integrations.sync.lease import is_leased, lease_run_id
@@ -35,9 +36,10 @@ class Enqueued:
     @property
     def message(self) -> str:
         if self.started:
-            return "Sync started. Contacts update as soon as it finishes."
-        state = "queued" if self.run.status == SyncRun.Status.QUEUED else "running"
-        return f"A sync is already {state} for this customer; no new one was started."
+            return _("Sync started. Contacts update as soon as it finishes.")
+        if self.run.status == SyncRun.Status.QUEUED:
+            return _("A sync is already queued for this customer; no new one was started.")
+        return _("A sync is already running for this customer; no new one was started.")
 
 
 def active_run(connection: AzureConnection) -> SyncRun | None:

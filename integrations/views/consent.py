@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from integrations import consent, permissions
@@ -37,7 +38,7 @@ def connect_start(request: HttpRequest, customer_id: int) -> HttpResponse:
     permissions.require_manage(request.user, customer)
     if not customer.azure_sync_available:
         return refused(
-            request, customer, "The Entra ID sync is not included in this customer's plan.", status=403
+            request, customer, _("The Entra ID sync is not included in this customer's plan."), status=403
         )
     try:
         url = consent.begin_signin(
@@ -47,7 +48,12 @@ def connect_start(request: HttpRequest, customer_id: int) -> HttpResponse:
             redirect_uri=callback_uri(request),
         )
     except MicrosoftError as exc:
-        return refused(request, customer, f"Microsoft could not be reached: {exc.message}", status=502)
+        return refused(
+            request,
+            customer,
+            _("Microsoft could not be reached: %(error)s") % {"error": exc.message},
+            status=502,
+        )
     return HttpResponseRedirect(url)
 
 
@@ -60,7 +66,9 @@ def callback(request: HttpRequest) -> HttpResponse:
         return refused(
             request,
             None,
-            "This response from Microsoft repeats a parameter and was refused. Start again from the portal.",
+            _(
+                "This response from Microsoft repeats a parameter and was refused. Start again from the portal."
+            ),
         )
     params = {key: request.GET.get(key, "") for key in request.GET}
     leg = consent.leg_of(request.session, params)
@@ -74,7 +82,7 @@ def callback(request: HttpRequest) -> HttpResponse:
         if leg == "consent":
             return _finish_consent(request, params)
         raise consent.ConsentRefused(
-            "This link has expired or was already used. Start again from the portal."
+            _("This link has expired or was already used. Start again from the portal.")
         )
     except consent.ConsentRefused as exc:
         return refused(request, None, str(exc))
@@ -85,7 +93,7 @@ def _finish_consent(request: HttpRequest, params: dict[str, str]) -> HttpRespons
     customer = get_object_or_404(Customer, pk=verified.customer_id)
     permissions.require_manage(request.user, customer)
     if not customer.azure_sync_available:
-        raise consent.ConsentRefused("The Entra ID sync is not included in this customer's plan.")
+        raise consent.ConsentRefused(_("The Entra ID sync is not included in this customer's plan."))
     try:
         verify_tenant_access(verified.tenant_id)
         tenant_name = verified.organization or read_tenant_name(
@@ -100,20 +108,27 @@ def _finish_consent(request: HttpRequest, params: dict[str, str]) -> HttpRespons
     except ConnectError as exc:
         raise consent.ConsentRefused(str(exc)) from exc
     except MicrosoftError as exc:
-        raise consent.ConsentRefused(f"The tenant could not be verified: {exc.message}") from exc
+        raise consent.ConsentRefused(
+            _("The tenant could not be verified: %(error)s") % {"error": exc.message}
+        ) from exc
     logger.info(
         "Customer %s connected to tenant %s by user %s", customer.pk, verified.tenant_id, request.user.pk
     )
     if connection.mappings.exists():  # a reconnect: the mapping is still there
         messages.success(
-            request, f"{customer.name} is connected to {tenant_name or verified.tenant_id} again."
+            request,
+            _("%(customer)s is connected to %(tenant)s again.")
+            % {"customer": customer.name, "tenant": tenant_name or verified.tenant_id},
         )
         return redirect("integrations:manage", customer_id=customer.pk)
     runs.directory_read(connection=connection, requested_by=request.user)
     messages.success(
         request,
-        f"Connected to {tenant_name or verified.tenant_id}. The directory is being read; "
-        "map its offices or departments to your sites to start the import.",
+        _(
+            "Connected to %(tenant)s. The directory is being read; "
+            "map its offices or departments to your sites to start the import."
+        )
+        % {"tenant": tenant_name or verified.tenant_id},
     )
     return redirect("integrations:mapping", customer_id=customer.pk)
 

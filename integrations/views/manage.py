@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from integrations import permissions
@@ -58,7 +59,8 @@ def disconnect(request: HttpRequest, customer_id: int) -> HttpResponse:
         instructions = connection_disconnect(connection=connection)
         messages.success(
             request,
-            f"{customer.name} is disconnected: the portal no longer reads its directory. {instructions}",
+            _("%(customer)s is disconnected: the portal no longer reads its directory. %(instructions)s")
+            % {"customer": customer.name, "instructions": instructions},
         )
         return redirect("integrations:manage", customer_id=customer.pk)
     return render(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from integrations.models import SyncRun
@@ -20,7 +21,7 @@ def run_detail(request: HttpRequest, customer_id: int, run_id: int) -> HttpRespo
     context = {
         "customer": customer,
         "run": run,
-        "here": f"Run #{run.pk}",
+        "here": _("Run #%(number)s") % {"number": run.pk},
         "progress": run_progress_data(run),
         "skips": [
             (SkipReason.LABELS.get(reason, reason), count) for reason, count in run.skipped_by_reason.items()
