@@ -15,7 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_noop
 
 from integrations.graph import tokens
 from integrations.graph.errors import ConsentRequiredError, PermissionDeniedError
@@ -25,7 +25,8 @@ from portal.customers.models import Customer
 
 logger = logging.getLogger(__name__)
 
-REMOVE_APP_INSTRUCTIONS = _lazy(
+# Marked for translation; shown with gettext() in the reader's language.
+REMOVE_APP_INSTRUCTIONS = gettext_noop(
     "To remove the portal's access from your tenant as well, sign in to the Microsoft Entra admin center, "
     "open Identity › Applications › Enterprise applications, select the portal's application, "
     "and choose Properties › Delete."
@@ -147,4 +148,4 @@ def connection_disconnect(*, connection: AzureConnection) -> str:
         connection.delete()
     tokens.forget_tenant(tenant_id)
     logger.info("Disconnected tenant %s from customer %s", tenant_id, connection.customer_id)
-    return str(REMOVE_APP_INSTRUCTIONS)
+    return _(REMOVE_APP_INSTRUCTIONS)

@@ -15,17 +15,19 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from integrations.models import FieldChange
 from integrations.sync.plan import AUDITED_FIELDS
 from integrations.views.common import customer_for
-from portal.customers.models import Customer
+from portal.customers.models import Contact, Customer
 
 PER_PAGE = 50
 FIELD_CHOICES = [
-    (FieldChange.CREATED, "Created"),
-    *[(name, name.replace("_", " ").capitalize()) for name in AUDITED_FIELDS],
+    (FieldChange.CREATED, _("Created")),
+    *[(name, capfirst(Contact._meta.get_field(name).verbose_name)) for name in AUDITED_FIELDS],
 ]
 # Spreadsheets execute cells starting with these; prefix them so they stay text.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

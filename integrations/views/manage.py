@@ -31,7 +31,7 @@ def manage(request: HttpRequest, customer_id: int) -> HttpResponse:
         "last_run": next((r for r in recent if not r.dry_run and not r.is_active), None),
         "active_run": runs.active_run(connection) if connection else None,
         "skip_labels": SkipReason.LABELS,
-        "instructions": REMOVE_APP_INSTRUCTIONS,
+        "instructions": _(REMOVE_APP_INSTRUCTIONS),
     }
     return render(request, "integrations/manage.html", context)
 
@@ -66,5 +66,5 @@ def disconnect(request: HttpRequest, customer_id: int) -> HttpResponse:
     return render(
         request,
         "integrations/disconnect_confirm.html",
-        {"customer": customer, "connection": connection, "instructions": REMOVE_APP_INSTRUCTIONS},
+        {"customer": customer, "connection": connection, "instructions": _(REMOVE_APP_INSTRUCTIONS)},
     )

@@ -6,11 +6,20 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_GET
 
 from integrations.models import SyncRun
 from integrations.sync.plan import SkipReason
 from integrations.views.common import customer_for, run_for
+
+# What the worker is doing (`SyncRun.phase`), in words.
+PHASE_LABELS = {
+    "fetching": pgettext_lazy("sync phase", "reading the directory"),
+    "classifying": pgettext_lazy("sync phase", "checking mailboxes"),
+    "planning": pgettext_lazy("sync phase", "comparing with the contacts"),
+    "applying": pgettext_lazy("sync phase", "saving the changes"),
+}
 
 
 @login_required
@@ -49,7 +58,7 @@ def run_progress_data(run: SyncRun) -> dict:
         "status": run.status,
         "status_label": run.get_status_display(),
         "active": run.is_active,
-        "phase": run.phase,
+        "phase": str(PHASE_LABELS.get(run.phase, run.phase)),
         "done": run.progress_done,
         "total": run.progress_total,
         "percent": percent,
