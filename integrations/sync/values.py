@@ -10,7 +10,7 @@ from __future__ import annotations
 import unicodedata
 
 # Column sizes of the mirror (and of the contact fields they feed), per
-# Microsoft's documented limits (SPEC.md section 5).
+# Microsoft's documented limits (docs/design.md section 5).
 MAX_LENGTHS: dict[str, int] = {
     "display_name": 256,
     "given_name": 64,
