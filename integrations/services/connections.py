@@ -143,7 +143,7 @@ def connection_disconnect(*, connection: AzureConnection) -> str:
         SyncRun.objects.filter(connection=connection, status=SyncRun.Status.QUEUED).update(
             status=SyncRun.Status.CANCELLED,
             finished_at=timezone.now(),
-            error="Cancelled: the connection was disconnected.",
+            error=gettext_noop("Cancelled: the connection was disconnected."),
         )
         connection.delete()
     tokens.forget_tenant(tenant_id)

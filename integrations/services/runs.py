@@ -15,6 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from integrations.models import AzureConnection, SyncRun
 from integrations.sync.lease import is_leased, lease_run_id
@@ -105,13 +106,19 @@ def reap_abandoned_runs(*, connection: AzureConnection | None = None) -> int:
     reaped = 0
     for run in runs:
         if run.status == SyncRun.Status.RUNNING and run.connection and not _holds_lease(run):
-            reason = "The worker running this sync stopped unexpectedly; the next run will pick up from here."
+            reason = gettext_noop(
+                "The worker running this sync stopped unexpectedly; the next run will pick up from here."
+            )
         elif run.status == SyncRun.Status.QUEUED and run.created_at < now - QUEUED_RUN_TIMEOUT:
-            reason = "No worker picked this sync up in time. Is the task worker (qcluster) running?"
+            reason = gettext_noop(
+                "No worker picked this sync up in time. Is the task worker (qcluster) running?"
+            )
         elif run.status == SyncRun.Status.QUEUED and _took_lease_and_vanished(run):
-            reason = "The worker that took this sync stopped before starting it; the next run will do it."
+            reason = gettext_noop(
+                "The worker that took this sync stopped before starting it; the next run will do it."
+            )
         elif run.connection is None:
-            reason = "The connection was disconnected."
+            reason = gettext_noop("The connection was disconnected.")
         else:
             continue
         reaped += SyncRun.objects.filter(pk=run.pk, status=run.status).update(

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from integrations.graph.errors import AppCredentialsError, ConsentRequiredError, TenantNotFoundError
 from integrations.models import AzureConnection, Health, SyncRun
@@ -78,10 +79,14 @@ def backoff_delay(failures: int) -> timedelta:
 
 def _attention_reason(error: Exception) -> str:
     if isinstance(error, AppCredentialsError):
-        return "The portal's app credentials were rejected by Microsoft; the MSP must renew them."
+        return gettext_noop(
+            "The portal's app credentials were rejected by Microsoft; the MSP must renew them."
+        )
     if isinstance(error, TenantNotFoundError):
-        return "Microsoft no longer knows this tenant. Disconnect and connect the right one."
-    return "Admin consent was revoked or is missing. Reconnect with Import from Azure AD to grant it again."
+        return gettext_noop("Microsoft no longer knows this tenant. Disconnect and connect the right one.")
+    return gettext_noop(
+        "Admin consent was revoked or is missing. Reconnect with Import from Azure AD to grant it again."
+    )
 
 
 def _save(connection: AzureConnection, **values: datetime | str | int | None) -> None:

@@ -70,5 +70,6 @@ def run_progress_data(run: SyncRun) -> dict:
             "skipped": run.skipped,
             "fields_changed": run.fields_changed,
         },
-        "error": run.error,
+        # Stored in English; shown in the reader's language when the catalogue has it.
+        "error": _(run.error) if run.error else "",
     }

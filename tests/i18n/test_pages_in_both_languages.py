@@ -165,3 +165,23 @@ def test_the_admin_customer_page_tools_are_italian(client, staff_with_permission
     ).content.decode()
 
     assert "Gestisci integrazione" in html and "Sincronizza ora" in html and "Disconnetti" in html
+
+
+def test_a_runs_recorded_error_is_shown_in_the_readers_language(client, customer_admin, customer, synced):
+    """The worker records its messages in English; the run page and its JSON translate known ones."""
+    synced.error = "The connection was disconnected."
+    synced.warnings = ["The saved directory position had expired; the whole directory was read again."]
+    synced.save()
+    client.force_login(customer_admin)
+
+    html = client.get(
+        reverse("integrations:run", args=[customer.pk, synced.pk]), HTTP_ACCEPT_LANGUAGE="it"
+    ).content.decode()
+    progress = client.get(
+        reverse("integrations:run_progress", args=[customer.pk, synced.pk]), HTTP_ACCEPT_LANGUAGE="it"
+    ).json()
+
+    assert "Il collegamento è stato disconnesso." in html
+    assert "è stata riletta l&#x27;intera directory." in html
+    assert progress["error"] == "Il collegamento è stato disconnesso."
+    assert progress["status_label"] == "Riuscita"
