@@ -41,6 +41,18 @@ class TenantSpec:
         return f"{self.admin_given} {self.admin_surname}"
 
 
+# Directory role template ids, as the `wids` claim lists them.
+# Reference: https://learn.microsoft.com/en-us/entra/identity/role-based-access-control/permissions-reference
+GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
+PRIVILEGED_ROLE_ADMINISTRATOR = "e8611ab8-c189-46e8-94e1-60213ab1f814"
+MEMBER_USER_ROLE = "b79fbf4d-3ef9-4689-8143-76b194e85509"  # every member user holds it
+GUEST_USER_ROLE = "10dae51f-b6af-4016-8d66-8c2a99b929b3"
+
+# The first tenant plays the MSP: its admin is also a guest Global Administrator
+# of every other tenant (guest or delegated administration), and can sign in
+# to any of them by name.
+PARTNER_TENANT_INDEX = 0
+
 FIXED_TENANTS: tuple[TenantSpec, ...] = (
     TenantSpec(
         "525b6c55-3da5-4253-a683-5aac155e4a8c",

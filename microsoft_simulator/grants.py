@@ -21,8 +21,10 @@ from typing import TYPE_CHECKING, Any
 import jwt
 from cryptography import x509
 
+from .catalog import GLOBAL_ADMINISTRATOR, GUEST_USER_ROLE, MEMBER_USER_ROLE
 from .directory import Directory
-from .tokens import GRAPH_APP_ID, b64url
+from .tenants import SimUser
+from .tokens import GRAPH_APP_ID, b64url, b64url_decode
 from .web import Request, Response, aad_error, json_response
 
 if TYPE_CHECKING:
@@ -215,7 +217,16 @@ def _authorization_code(
     ):
         text = "The code_verifier does not match the code_challenge supplied in the authorization request for PKCE."
         return aad_error(400, "invalid_grant", 501481, text)
-    return _user_tokens(sim, form, client_id, entry.tenant_id, entry.user_id, entry.scope, entry.nonce)
+    return _user_tokens(
+        sim,
+        form,
+        client_id,
+        entry.tenant_id,
+        entry.user_id,
+        entry.scope,
+        entry.nonce,
+        home_tenant_id=entry.home_tenant_id or entry.tenant_id,
+    )
 
 
 def _refresh_token(sim: Simulator, form: dict[str, str], client_id: str) -> Response:
@@ -227,13 +238,44 @@ def _refresh_token(sim: Simulator, form: dict[str, str], client_id: str) -> Resp
     return _user_tokens(sim, form, client_id, tenant_id, user_id, scope, "")
 
 
+def directory_roles(directory: Directory, home: Directory, user: SimUser) -> list[str]:
+    """The role template ids `wids` lists: the tenant's admin and a partner's guest
+    administrator are Global Administrators; everyone holds the member (or guest) role."""
+    guest = home is not directory
+    roles = [GLOBAL_ADMINISTRATOR] if user.id == home.spec.admin_id else []
+    return [*roles, GUEST_USER_ROLE if guest else MEMBER_USER_ROLE]
+
+
+def _tamper(sim: Simulator, claims: dict[str, Any]) -> None:
+    """The `id_token_fault` knob: an ID token the portal must refuse."""
+    fault = sim.state.knobs.knobs.id_token_fault
+    if fault == "wrong_aud":
+        claims["aud"] = str(uuid.uuid4())
+    elif fault == "foreign_iss":
+        claims["iss"] = f"{sim.base_url}/{uuid.uuid4()}/v2.0"
+    elif fault == "expired":
+        claims.update(iat=claims["iat"] - 86400, nbf=claims["nbf"] - 86400, exp=claims["exp"] - 86400)
+
+
 def _user_tokens(
-    sim: Simulator, form: dict[str, str], client_id: str, tenant_id: str, user_id: str, scope: str, nonce: str
+    sim: Simulator,
+    form: dict[str, str],
+    client_id: str,
+    tenant_id: str,
+    user_id: str,
+    scope: str,
+    nonce: str,
+    *,
+    home_tenant_id: str = "",
 ) -> Response:
     directory = sim.state.directories[tenant_id]
-    user = directory.users.get(user_id)
+    home = sim.state.directories.get(home_tenant_id or tenant_id, directory)
+    user = home.users.get(user_id)
     if user is None or not user.accountEnabled:
         return aad_error(400, "invalid_grant", 50057, "The user account is disabled or was deleted.")
+    guest = home is not directory
+    # A guest has its own object id in the tenant it visits.
+    oid = str(uuid.uuid5(uuid.UUID(tenant_id), user.id)) if guest else user.id
     requested = scope.split()
     resource = [s.removeprefix("https://graph.microsoft.com/") for s in requested if s not in OIDC_SCOPES]
     resource = [s for s in resource if s != ".default"] or ["User.Read"]
@@ -243,17 +285,23 @@ def _user_tokens(
         "iss": f"{sim.base_url}/{tenant_id}/v2.0",
         **times,
         "name": user.displayName,
-        "oid": user.id,
+        "oid": oid,
         "preferred_username": user.userPrincipalName,
         "rh": secrets.token_urlsafe(12),
         "sid": str(uuid.uuid4()),
-        "sub": b64url(hashlib.sha256(f"{user.id}:{client_id}".encode()).digest()),
+        "sub": b64url(hashlib.sha256(f"{oid}:{client_id}".encode()).digest()),
         "tid": tenant_id,
         "uti": secrets.token_urlsafe(16),
         "ver": "2.0",
     }
+    if guest:
+        id_claims["idp"] = f"https://sts.windows.net/{home.spec.id}/"
     if nonce:
         id_claims["nonce"] = nonce
+    # Reference: https://learn.microsoft.com/en-us/entra/identity-platform/id-token-claims-reference
+    if sim.state.knobs.knobs.id_token_wids:
+        id_claims["wids"] = directory_roles(directory, home, user)
+    _tamper(sim, id_claims)
     if "email" in requested and user.mail:
         id_claims["email"] = user.mail
     access_claims = {
@@ -263,17 +311,22 @@ def _user_tokens(
         "appid": client_id,
         "idtyp": "user",
         "name": user.displayName,
-        "oid": user.id,
+        "oid": oid,
         "scp": " ".join(resource),
         "sub": id_claims["sub"],
         "tid": tenant_id,
         "upn": user.userPrincipalName,
         "ver": "1.0",
     }
+    signed_id_token = sim.signer.sign(id_claims)
+    if sim.state.knobs.knobs.id_token_fault == "bad_signature":
+        head, body, signature = signed_id_token.split(".")
+        flipped = bytes([b64url_decode(signature)[0] ^ 0xFF]) + b64url_decode(signature)[1:]
+        signed_id_token = f"{head}.{body}.{b64url(flipped)}"
     payload: dict[str, Any] = {
         "scope": " ".join([s for s in ("openid", "profile", "email") if s in requested] + resource),
         "access_token": sim.signer.sign(access_claims),
-        "id_token": sim.signer.sign(id_claims),
+        "id_token": signed_id_token,
     }
     if "offline_access" in requested:
         refresh = secrets.token_urlsafe(48)
@@ -281,7 +334,7 @@ def _user_tokens(
             sim.state.refresh_tokens[refresh] = (client_id, tenant_id, user_id, scope)
         payload["refresh_token"] = refresh
     if form.get("client_info") == "1":
-        payload["client_info"] = b64url(json.dumps({"uid": user.id, "utid": tenant_id}).encode())
+        payload["client_info"] = b64url(json.dumps({"uid": user.id, "utid": home.spec.id}).encode())
     return _issue(sim, payload)
 
 

@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlparse
 
 from . import pages
+from .catalog import PARTNER_TENANT_INDEX
 from .directory import Directory
 from .grants import MULTI, NOT_FOUND_TEXT, TENANT_TEXT, token_request
 from .state import AuthCode, AuthRequest
+from .tenants import SimUser
 from .web import Request, Response, aad_error, json_response, redirect
 
 if TYPE_CHECKING:
@@ -171,8 +173,40 @@ def _authorize(sim: Simulator, req: Request, tenant: str) -> Response:
         return fail("login_required", 50058, "A silent sign-in request was sent but no user is signed in.")
     ctx = _new_ctx(sim, tenant, params, "authorize")
     directories = [directory] if directory else list(sim.state.directories.values())
+    partner = partner_directory(sim)
+    guest = partner if directory is not None and partner is not None and partner is not directory else None
     action = f"/{tenant}/oauth2/v2.0/authorize"
-    return pages.account_picker(action, ctx, directories, sim.state.app.display_name)
+    return pages.account_picker(action, ctx, directories, sim.state.app.display_name, guest_admin_of=guest)
+
+
+def partner_directory(sim: Simulator) -> Directory | None:
+    """The MSP's tenant: its admin is a guest Global Administrator of every other tenant."""
+    directories = list(sim.state.directories.values())
+    return directories[PARTNER_TENANT_INDEX] if len(directories) > PARTNER_TENANT_INDEX else None
+
+
+def find_account(
+    sim: Simulator, directory: Directory | None, login: str
+) -> tuple[SimUser, Directory, Directory] | None:
+    """(user, their home tenant, the tenant issuing the token) for a sign-in, or None.
+
+    On `organizations` a member signs in to their home tenant. On a named tenant
+    a member of it signs in there; so does the partner's admin, as a guest
+    administrator whose token that tenant issues.
+    """
+    if not login:
+        return None
+    candidates = [directory] if directory else list(sim.state.directories.values())
+    for candidate in candidates:
+        found = candidate.find(login)
+        if found is not None and found.userType != "Guest":
+            return found, candidate, candidate
+    partner = partner_directory(sim)
+    if directory is not None and partner is not None and partner is not directory:
+        found = partner.find(login)
+        if found is not None and found.id == partner.spec.admin_id:
+            return found, partner, directory
+    return None
 
 
 def _pop_pending(sim: Simulator, ctx: str, kind: str) -> AuthRequest | None:
@@ -198,16 +232,17 @@ def _authorize_post(sim: Simulator, req: Request, tenant: str) -> Response:
         }
         return redirect(_append(redirect_uri, error))
     _, directory = _resolve(sim, pending.path_tenant)
-    login = form.get("login", "").lower()
-    candidates = [directory] if directory else list(sim.state.directories.values())
-    user, home = None, None
-    for candidate in candidates:
-        found = candidate.find(login) if login else None
-        if found is not None:
-            user, home = found, candidate
-            break
-    if user is None or home is None or user.userType == "Guest":
+    login = form.get("login", "").strip().lower()
+    account = find_account(sim, directory, login)
+    if account is None:
+        if directory is not None and any(d.find(login) for d in sim.state.directories.values() if login):
+            text = (
+                f"User account '{login}' from identity provider does not exist in tenant "
+                f"'{directory.spec.name}' and cannot access the application in that tenant."
+            )
+            return pages.error_page(50020, text)
         return pages.error_page(50034, f"The user account {login} does not exist in the directory.")
+    user, home, issuer = account
     if not user.accountEnabled:
         return pages.error_page(50057, "The user account is disabled.")
     code = secrets.token_urlsafe(48)
@@ -221,9 +256,10 @@ def _authorize_post(sim: Simulator, req: Request, tenant: str) -> Response:
             code_challenge_method=params.get(
                 "code_challenge_method", "S256" if params.get("code_challenge") else ""
             ),
-            tenant_id=home.spec.id,
+            tenant_id=issuer.spec.id,
             user_id=user.id,
             created_at=time.time(),
+            home_tenant_id=home.spec.id,
         )
     result = {"code": code, "state": state, "session_state": str(uuid.uuid4())}
     mode = params.get("response_mode", "query")

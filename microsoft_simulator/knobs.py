@@ -48,6 +48,12 @@ class Knobs:
     default_page_size: int = 100
     batch_shuffle: bool = True  # Graph documents that batch responses come in any order
     fault_seed: int = 0
+    # The app registration emits directory roles (`wids`) in ID tokens
+    # (groupMembershipClaims includes DirectoryRole); False: the claim is left out.
+    id_token_wids: bool = True
+    # Tamper with the next ID tokens, for the portal's validation tests:
+    # "" (none), "wrong_aud", "foreign_iss", "expired", "bad_signature".
+    id_token_fault: str = ""
 
 
 FAULT_NAMES = ("throttle", "unavailable", "gateway_timeout", "malformed")

@@ -8,9 +8,11 @@ browser tests to click.
 
 from __future__ import annotations
 
+import itertools
 from html import escape
 
 from .directory import Directory
+from .tenants import SimUser
 from .web import Response, aad_description, html_response
 
 PERMISSION_LABELS = {
@@ -19,21 +21,57 @@ PERMISSION_LABELS = {
 }
 
 
-def account_picker(action: str, ctx: str, directories: list[Directory], app_name: str) -> Response:
-    buttons = "".join(
-        f'<button type="submit" name="login" value="{escape(d.spec.admin_upn)}" '
-        f'data-login="{escape(d.spec.admin_upn)}" data-tenant="{d.spec.id}">'
-        f"{escape(d.spec.admin_name)}<small>{escape(d.spec.admin_upn)} · {escape(d.spec.name)} (admin)</small>"
-        f"</button>"
-        for d in directories
-    )
+def account_picker(
+    action: str,
+    ctx: str,
+    directories: list[Directory],
+    app_name: str,
+    *,
+    guest_admin_of: Directory | None = None,
+) -> Response:
+    """Each tenant's admin, one ordinary user per tenant, the partner's guest administrator
+    (on a named tenant), and a field for any other account."""
+    buttons = []
+    for d in directories:
+        buttons.append(_account_button(d.spec.admin_upn, d.spec.admin_name, d, "admin", "admin"))
+        user = ordinary_user(d)
+        if user is not None:
+            buttons.append(_account_button(user.userPrincipalName, user.displayName or "", d, "user", "user"))
+    if guest_admin_of is not None:
+        d = guest_admin_of
+        buttons.append(
+            _account_button(d.spec.admin_upn, d.spec.admin_name, d, "guest administrator", "guest-admin")
+        )
     body = (
         f"<p>to continue to <b>{escape(app_name)}</b></p>"
         f'<form method="post" action="{escape(action)}">'
-        f'<input type="hidden" name="ctx" value="{escape(ctx)}">{buttons}'
+        f'<input type="hidden" name="ctx" value="{escape(ctx)}">{"".join(buttons)}'
         f'<button type="submit" name="cancel" value="1" data-action="cancel">Cancel</button></form>'
+        f'<form method="post" action="{escape(action)}" class="other">'
+        f'<input type="hidden" name="ctx" value="{escape(ctx)}">'
+        f'<label for="login">Use another account</label>'
+        f'<input id="login" name="login" type="email" placeholder="someone@example.com" autocomplete="off">'
+        f'<button type="submit" data-action="other-account">Next</button></form>'
     )
     return html_response(200, "Pick an account", body)
+
+
+def _account_button(upn: str, name: str, d: Directory, label: str, role: str) -> str:
+    return (
+        f'<button type="submit" name="login" value="{escape(upn)}" data-login="{escape(upn)}" '
+        f'data-tenant="{d.spec.id}" data-role="{role}">{escape(name)}'
+        f"<small>{escape(upn)} · {escape(d.spec.name)} ({escape(label)})</small></button>"
+    )
+
+
+def ordinary_user(d: Directory) -> SimUser | None:
+    """The first enabled member with a mailbox who is not the admin: someone with no role."""
+    # tuple() copies atomically: safe against a concurrent mutation.
+    for user in itertools.islice(tuple(d.users.values()), 50):
+        wanted = user.userType == "Member" and user.accountEnabled and user.purpose == "user"
+        if wanted and user.id != d.spec.admin_id and user.mail:
+            return user
+    return None
 
 
 def consent_prompt(

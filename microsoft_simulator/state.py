@@ -71,9 +71,10 @@ class AuthCode:
     nonce: str
     code_challenge: str
     code_challenge_method: str
-    tenant_id: str
+    tenant_id: str  # the tenant that issues the tokens (the one signed in to)
     user_id: str
     created_at: float
+    home_tenant_id: str = ""  # the user's own tenant when it differs (a guest administrator)
 
 
 @dataclass(frozen=True, slots=True)

@@ -138,10 +138,13 @@ def reset_token_cache() -> None:
         _apps.clear()
 
 
-def signin_app() -> msal.ConfidentialClientApplication:
-    """The MSAL app on the `organizations` authority, for the admin's OpenID Connect sign-in."""
-    authority = f"{settings.AZURE_AUTHORITY_HOST}/{SIGNIN_AUTHORITY}"
-    return _cached_app(("signin",), authority, AppCredentialsError, token_cache=_DiscardingTokenCache()).app
+def signin_app(tenant: str = SIGNIN_AUTHORITY) -> msal.ConfidentialClientApplication:
+    """The MSAL app for the admin's OpenID Connect sign-in: on `organizations`, or on a
+    named tenant (a domain or GUID) so a guest administrator gets that tenant's token."""
+    tenant = SIGNIN_AUTHORITY if tenant == SIGNIN_AUTHORITY else validate_tenant_id(tenant)
+    authority = f"{settings.AZURE_AUTHORITY_HOST}/{tenant}"
+    unknown = AppCredentialsError if tenant == SIGNIN_AUTHORITY else TenantNotFoundError
+    return _cached_app(("signin", tenant), authority, unknown, token_cache=_DiscardingTokenCache()).app
 
 
 def msal_error(result: Mapping[str, Any], *, action: str = "complete the request") -> MicrosoftError:

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from integrations.graph import tokens
-from integrations.graph.errors import ConsentRequiredError, PermissionDeniedError
+from integrations.graph.errors import ConsentRequiredError, PermissionDeniedError, TransientError
 from integrations.graph.models import AccessToken
 from integrations.models import AzureConnection, Health, MappingAttribute, SyncRun
 from portal.customers.models import Customer
@@ -42,18 +42,31 @@ class ConnectError(Exception):
 
 
 def verify_tenant_access(
-    tenant_id: str, *, attempts: int = 6, sleep: Callable[[float], None] | None = None
+    tenant_id: str,
+    *,
+    attempts: int = 6,
+    sleep: Callable[[float], None] | None = None,
+    fresh_consent: bool = False,
 ) -> AccessToken:
     """Prove the app may read the tenant: an app-only token for it with the right `tid` and role.
 
     A fresh admin consent can take a while to reach tokens, so a token
     without the role is retried a few times (about 30 seconds), each time
-    clearing MSAL's cached token.
+    clearing MSAL's cached token; with `fresh_consent` (the consent callback)
+    token endpoint errors are retried the same way.
     """
     sleep = sleep or time.sleep
     token = None
     for attempt in range(attempts):
-        token = tokens.get_app_token(tenant_id, force_refresh=attempt > 0)
+        try:
+            # A retry drops MSAL's cached token and its cached 400 (remove_tokens_for_client).
+            token = tokens.get_app_token(tenant_id, force_refresh=attempt > 0)
+        except (ConsentRequiredError, TransientError):
+            # Right after a consent the token endpoint itself may still say AADSTS700016.
+            if not fresh_consent or attempt == attempts - 1:
+                raise
+            sleep(CONSENT_RETRY_DELAY_SECONDS)
+            continue
         if token.tenant_id.lower() != tenant_id.lower():
             raise ConnectError(_("Microsoft issued a token for a different tenant; nothing was connected."))
         try:

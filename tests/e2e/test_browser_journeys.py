@@ -18,10 +18,13 @@ from integrations.models import AzureConnection, FieldChange, SyncRun
 from portal.customers.models import Contact, Customer, Membership, Site
 from tests.e2e.conftest import CONTOSO, CONTOSO_ADMIN, ROOT
 
+FABRIKAM_ADMIN = "AdeleV@fabrikam.onmicrosoft.com"
+
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = ROOT / "test-artifacts" / "screenshots"
+DOC_SHOTS = ROOT / "docs" / "screenshots"
 TIMEOUT_MS = 60_000
 
 
@@ -65,9 +68,12 @@ def page(chromium):
     context.close()
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, *, docs: bool = False) -> None:
+    """Save a screenshot in test-artifacts/ (and in docs/screenshots/ for the README)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    if docs:
+        shutil.copyfile(SHOTS / f"{name}.png", DOC_SHOTS / f"{name}.png")
 
 
 def log_in(page, live_server, username: str, password: str, path: str = "/") -> None:
@@ -105,7 +111,14 @@ def test_a_customer_admin_imports_from_azure_ad_and_reviews_the_result(
     page.click("button:has-text('Import from Azure AD')")
     page.wait_for_url(re.compile(r"https://127\.0\.0\.1:\d+/organizations/oauth2/v2\.0/authorize"))
     shot(page, "02-microsoft-sign-in")
-    page.click(f'button[data-login="{CONTOSO_ADMIN}"]')
+    page.click(f'button[data-login="{CONTOSO_ADMIN}"][data-role="admin"]')
+    page.wait_for_url(re.compile(r"/integrations/azure/confirm/"))
+    assert "Contoso Ltd" in page.inner_text("#confirm-tenant")
+    assert "contoso.com" in page.inner_text("#confirm-domains")
+    assert page.locator("#domain-warning").count() == 0
+    shot(page, "consent-confirmation", docs=True)
+    assert not AzureConnection.objects.filter(customer=contoso).exists()  # nothing before confirming
+    page.click("#confirm-tenant-button")
     page.wait_for_url(re.compile(r"/adminconsent"))
     page.click('button[data-action="accept"]')
 
@@ -200,3 +213,27 @@ def test_staff_sync_now_and_disconnect_in_the_admin(running_portal, contoso, liv
     page.wait_for_selector(".messagelist")
     assert not AzureConnection.objects.filter(pk=connection.pk).exists()
     assert Customer.objects.filter(pk=contoso.pk).exists()
+
+
+def test_signing_in_with_another_tenants_admin_warns_before_anything_is_bound(
+    portal_on_simulator, contoso, live_server, page
+):
+    site = Site.objects.get(customer=contoso, name="Milan")
+    Contact.objects.create(customer=contoso, site=site, email="ada.lovelace@contoso.com", first_name="Ada")
+    log_in(
+        page, live_server, "contoso-admin", "admin-pass-123", f"/integrations/azure/customers/{contoso.pk}/"
+    )
+
+    page.click("button:has-text('Import from Azure AD')")
+    page.wait_for_url(re.compile(r"/organizations/oauth2/v2\.0/authorize"))
+    page.click(f'button[data-login="{FABRIKAM_ADMIN}"][data-role="admin"]')  # the wrong tenant's admin
+    page.wait_for_url(re.compile(r"/integrations/azure/confirm/"))
+
+    warning = page.locator("#domain-warning")
+    assert warning.is_visible()
+    assert "Fabrikam Inc" in page.inner_text("#confirm-tenant")
+    shot(page, "consent-domain-warning", docs=True)
+    page.click("#cancel-tenant-button")
+    page.wait_for_selector("text=Nothing was connected")
+    assert page.locator("button:has-text('Start again')").count() == 1
+    assert not AzureConnection.objects.exists()

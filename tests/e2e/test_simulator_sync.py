@@ -16,6 +16,7 @@ from integrations.tasks import execute_run
 from microsoft_simulator.testing import consent, sign_in
 from portal.customers.models import Contact, Site
 from tests.e2e.conftest import CONTOSO, CONTOSO_ADMIN
+from tests.integrations.consent_steps import confirmation_fields
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -29,7 +30,10 @@ def local(url: str) -> str:
 def connect_through_microsoft(client: Client, browser, customer) -> None:
     to_microsoft = client.post(reverse("integrations:connect", args=[customer.pk]))
     back_from_sign_in = sign_in(browser, to_microsoft["Location"], CONTOSO_ADMIN)
-    to_consent = client.get(local(back_from_sign_in))
+    to_confirmation = client.get(local(back_from_sign_in))
+    assert to_confirmation["Location"] == reverse("integrations:confirm"), to_confirmation.content
+    fields = confirmation_fields(client.get(reverse("integrations:confirm")))
+    to_consent = client.post(reverse("integrations:confirm"), fields)
     assert to_consent.status_code == 302, to_consent.content
     back_from_consent = consent(browser, to_consent["Location"], CONTOSO)
     done = client.get(local(back_from_consent))

@@ -4,9 +4,7 @@ None of the refusals may create a connection."""
 
 from __future__ import annotations
 
-import re
 import time
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 import responses
@@ -15,46 +13,17 @@ from django.urls import reverse
 
 from integrations import consent
 from integrations.models import AzureConnection
+from tests.integrations.consent_steps import (
+    consent_callback,
+    logged_in,
+    refused,
+    start,
+)
+from tests.integrations.consent_steps import sign_in_and_confirm as sign_in
 from tests.integrations.graph_helpers import GRAPH, OTHER_TENANT, TENANT
-from tests.integrations.microsoft_responses import AUTH_CODE, Microsoft
+from tests.integrations.microsoft_responses import AUTH_CODE
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("entra")]
-
-CONNECT_CALLBACK = "http://testserver/integrations/azure/callback/"
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def start(client: Client, customer) -> dict[str, str]:
-    """POST Import from Azure AD; return the sign-in request's query."""
-    response = client.post(reverse("integrations:connect", args=[customer.pk]))
-    assert response.status_code == 302, response.content
-    url = urlparse(response["Location"])
-    assert url.path == "/organizations/oauth2/v2.0/authorize"
-    return {key: values[0] for key, values in parse_qs(url.query).items()}
-
-
-def sign_in(client: Client, customer, microsoft: Microsoft) -> dict[str, str]:
-    """Complete the sign-in leg; return the admin-consent request's query."""
-    query = start(client, customer)
-    assert query["code_challenge_method"] == "S256"
-    microsoft.nonce = query["nonce"]
-    response = client.get(reverse("integrations:callback"), {"code": AUTH_CODE, "state": query["state"]})
-    assert response.status_code == 302, response.content
-    url = urlparse(response["Location"])
-    assert url.path == f"/{microsoft.signed_in_tid}/v2.0/adminconsent"
-    consent_query = {key: values[0] for key, values in parse_qs(url.query).items()}
-    assert consent_query["scope"] == "https://graph.microsoft.com/.default"
-    assert consent_query["redirect_uri"] == CONNECT_CALLBACK
-    return consent_query
-
-
-def consent_callback(client: Client, **params):
-    return client.get(reverse("integrations:callback"), params)
 
 
 def test_a_customer_admin_connects_through_sign_in_and_consent(customer, customer_admin, microsoft):
@@ -83,21 +52,17 @@ def test_staff_with_the_permission_can_connect_any_customer(customer, staff_with
     assert AzureConnection.objects.filter(customer=customer).exists()
 
 
-def refused(response, text: str) -> None:
-    assert response.status_code in (400, 403, 404), response.status_code
-    body = response.content.decode()
-    assert text in body, re.findall(r'role="alert">([^<]*)', body)
-    assert not AzureConnection.objects.exists()
-
-
 def test_consent_callback_without_state_is_refused(customer, customer_admin, microsoft):
     client = logged_in(customer_admin)
     sign_in(client, customer, microsoft)
 
-    refused(consent_callback(client, admin_consent="True", tenant=TENANT), "does not belong to your session")
+    refused(
+        consent_callback(client, admin_consent="True", tenant=TENANT),
+        "does not belong to a connection in progress",
+    )
 
 
-def test_a_reused_state_is_refused(customer, customer_admin, microsoft):
+def test_a_reused_state_binds_nothing_once_its_connection_is_gone(customer, customer_admin, microsoft):
     client = logged_in(customer_admin)
     query = sign_in(client, customer, microsoft)
     consent_callback(client, admin_consent="True", tenant=TENANT, state=query["state"])
@@ -105,8 +70,26 @@ def test_a_reused_state_is_refused(customer, customer_admin, microsoft):
 
     refused(
         consent_callback(client, admin_consent="True", tenant=TENANT, state=query["state"]),
-        "does not belong to your session",
+        "no longer in place",
     )
+
+
+def test_a_second_accept_of_the_same_flow_says_already_connected(customer, customer_admin, microsoft):
+    client = logged_in(customer_admin)
+    query = sign_in(client, customer, microsoft)
+    consent_callback(client, admin_consent="True", tenant=TENANT, state=query["state"])
+
+    again = client.get(
+        reverse("integrations:callback"),
+        {"admin_consent": "True", "tenant": TENANT, "state": query["state"]},
+        follow=True,
+    )
+
+    body = again.content.decode()
+    assert "already connected" in body
+    assert "Nothing was connected" not in body
+    assert AzureConnection.objects.filter(customer=customer, tenant_id=TENANT).count() == 1
+    assert len(microsoft.access_tokens) == 1  # the repeat proves nothing again at Microsoft
 
 
 def test_an_expired_state_is_refused(customer, customer_admin, microsoft, monkeypatch):
@@ -115,7 +98,7 @@ def test_an_expired_state_is_refused(customer, customer_admin, microsoft, monkey
     later = time.time() + consent.STATE_LIFETIME_SECONDS + 1
     monkeypatch.setattr(consent.time, "time", lambda: later)
 
-    refused(consent_callback(client, admin_consent="True", tenant=TENANT, state=query["state"]), "10 minutes")
+    refused(consent_callback(client, admin_consent="True", tenant=TENANT, state=query["state"]), "expired")
 
 
 def test_a_state_from_another_session_is_refused(customer, customer_admin, microsoft):
@@ -125,7 +108,7 @@ def test_a_state_from_another_session_is_refused(customer, customer_admin, micro
 
     refused(
         consent_callback(attacker, admin_consent="True", tenant=TENANT, state=query["state"]),
-        "does not belong to your session",
+        "does not belong to a connection in progress",
     )
 
 

@@ -165,6 +165,31 @@ MATRIX = [
         url("integrations:callback"),
         expect(400, 400, 400, 400, 400, 302),
     ),
+    # Nobody has a sign-in waiting here: nothing to show, and a forged Confirm or Cancel
+    # naming customer A is refused (400) or hidden (403/404) before anything is issued.
+    Row(
+        "confirm page",
+        "integrations:confirm",
+        "get",
+        url("integrations:confirm"),
+        expect(404, 404, 404, 404, 404, 302),
+    ),
+    Row(
+        "confirm",
+        "integrations:confirm",
+        "post",
+        url("integrations:confirm"),
+        expect(400, 403, 404, 400, 403, 302),
+        data=lambda world: {"flow": "x", "customer": world.a.pk, "tenant": world.a_connection.tenant_id},
+    ),
+    Row(
+        "confirm cancel",
+        "integrations:confirm_cancel",
+        "post",
+        url("integrations:confirm_cancel"),
+        expect(400, 400, 400, 400, 400, 302),
+        data=lambda world: {"flow": "x", "customer": world.a.pk, "tenant": world.a_connection.tenant_id},
+    ),
     Row("manage", "integrations:manage", "get", url("integrations:manage", a_id), VIEWER),
     Row(
         "sync now",
