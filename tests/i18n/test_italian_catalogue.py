@@ -3,10 +3,14 @@ placeholder, and the compiled .mo that Django loads is the .po as it is now."""
 
 from __future__ import annotations
 
+import ast
 import re
 
 from tests.i18n.catalogue import (
     CONTEXT_SEPARATOR,
+    GETTEXT_FUNCTIONS,
+    ROOT,
+    SOURCE_DIRS,
     key,
     mo_catalog,
     po_file,
@@ -81,3 +85,16 @@ def test_the_extraction_sees_the_strings_of_templates_and_python():
     assert key("of", "progress: 5 of 10") in templates  # a translate with a context
     assert "Healthy" in python  # a model choice
     assert key("reading the directory", "sync phase") in python
+
+
+def test_translation_functions_are_imported_under_names_makemessages_extracts():
+    """`gettext_noop as N_` compiles and runs, but makemessages never sees its strings."""
+    extracted = set(GETTEXT_FUNCTIONS)
+    aliases = []
+    for directory in SOURCE_DIRS:
+        for path in sorted((ROOT / directory).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and node.module == "django.utils.translation":
+                    aliases += [(str(path), name.asname) for name in node.names if name.asname]
+
+    assert [(path, alias) for path, alias in aliases if alias not in extracted] == []

@@ -27,6 +27,8 @@ BUTTON_VALUE = re.compile(r"""<input\b[^>]*\btype=["'](?:submit|button)["'][^>]*
 VALUE = re.compile(r"""\bvalue\s*=\s*("[^"]*"|'[^']*')""", re.I)
 TAGS = re.compile(r"<[^>]*>", re.S)
 ENTITIES = re.compile(r"&[#\w]+;")
+# Example domains (placeholder="contoso.com") are the same in every language.
+DOMAINS = re.compile(r"\b[\w-]+(?:\.[\w-]+)+\b")
 WORD = re.compile(r"[^\W\d_]{2,}")
 
 TEMPLATES = sorted(TEMPLATE_DIR.rglob("*.html"))
@@ -39,7 +41,7 @@ def untranslated_words(source: str) -> list[str]:
     readable = [value for _name, value in READ_ATTRIBUTES.findall(source)]
     readable += [value for tag in BUTTON_VALUE.findall(source) for value in VALUE.findall(tag)]
     for value in readable:
-        words += WORD.findall(TEMPLATE_CODE.sub(" ", value))
+        words += WORD.findall(DOMAINS.sub(" ", TEMPLATE_CODE.sub(" ", value)))
     text = ENTITIES.sub(" ", TAGS.sub(" ", TEMPLATE_CODE.sub(" ", source)))
     return words + WORD.findall(text)
 
@@ -54,6 +56,7 @@ def test_the_heuristic_finds_plain_text_and_readable_attributes():
     assert untranslated_words("<p>Hello {{ name }}</p>") == ["Hello"]
     assert untranslated_words('<input placeholder="Search here" value="{{ q }}">') == ["Search", "here"]
     assert untranslated_words('<input type="submit" value="Send">') == ["Send"]
+    assert untranslated_words('<input placeholder="contoso.com">') == []
     assert untranslated_words('<a title="{% translate "Home" %}">{% translate "Home" %}</a>') == []
     assert (
         untranslated_words("{% blocktranslate %}Hi {{ x }}{% endblocktranslate %}<style>a{b:c}</style>") == []
