@@ -3,6 +3,8 @@ chosen with the language switch (SPEC.md section 7); English stays the default."
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
@@ -185,3 +187,15 @@ def test_a_runs_recorded_error_is_shown_in_the_readers_language(client, customer
     assert "è stata riletta l&#x27;intera directory." in html
     assert progress["error"] == "Il collegamento è stato disconnesso."
     assert progress["status_label"] == "Riuscita"
+
+
+def test_the_language_switch_never_echoes_the_query_string(client, customer_admin, customer, site):
+    """The Microsoft callback's URL carries a one-time code: the switch's `next` keeps only the path."""
+    client.force_login(customer_admin)
+    path = reverse("portal:site", args=[customer.pk, site.pk])
+
+    html = client.get(path, {"q": "secret-code-1234"}).content.decode()
+
+    switch = re.search(r'<form[^>]*class="language-switch".*?</form>', html, re.S).group(0)
+    assert f'name="next" value="{path}"' in switch
+    assert "secret-code-1234" not in switch
