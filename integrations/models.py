@@ -394,3 +394,16 @@ class FieldChange(models.Model):
         if self.field == self.CREATED:
             return f"created {self.contact_email}"
         return f"{self.contact_email}: {self.field} {self.old_value!r} → {self.new_value!r}"
+
+
+class HealthAlertState(models.Model):
+    """What people were last told about a connection's health, so an alert goes
+    once per change of state (not every run) and a recovery once it heals."""
+
+    connection = models.OneToOneField(AzureConnection, on_delete=models.CASCADE, related_name="alert_state")
+    # The health last alerted (needs_attention, quarantined), or "" when nothing is outstanding.
+    alerted = models.CharField(max_length=20, blank=True)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.connection}: {self.alerted or 'nothing outstanding'}"

@@ -7,9 +7,11 @@ and refuses to start without a real `SECRET_KEY`.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -28,7 +30,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin site requires a second factor for staff (portal/security/admin_site.py).
+    "portal.security.admin_config.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -36,9 +39,17 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_q",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "csp",
     "portal.customers",
     "integrations",
     "portal",
+    "portal.activity",
+    # After every app whose permissions the MSP staff group holds (see its post_migrate).
+    "portal.access",
 ]
 # The local Microsoft simulator is a development tool (demo, tests, benchmark):
 # never installed in production, where the Docker image does not even contain it.
@@ -49,6 +60,8 @@ if DEV_TOOLS:
 MIDDLEWARE = [
     "portal.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # After the session (a chosen language is kept there), before CommonMiddleware.
@@ -56,9 +69,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "portal.middleware.UserTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.security.sessions.SessionTimeoutMiddleware",
+    "portal.security.two_factor.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -110,6 +128,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# django-axes counts failed logins first; a locked-out user never reaches the password check.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -156,6 +180,89 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# --- Login throttling (django-axes) -----------------------------------------
+# Portal and admin logins both go through authenticate(), so both are counted.
+# A user name and an IP address are locked separately: guessing one account's
+# password from many addresses, or many accounts' passwords from one address.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "portal.security.client_ip.client_ip"
+# Reverse proxies in front of the portal that append to X-Forwarded-For; 0 trusts
+# none of it and uses the connection's address.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_SENSITIVE_PARAMETERS = ["password", "otp_token"]
+
+# --- Two-factor authentication (django-otp) ---------------------------------
+# Staff reach every customer's data: without a verified TOTP device (or a
+# recovery code) they reach nothing but the enrolment page. Off by default
+# under DEBUG so the demo works without a phone.
+STAFF_REQUIRE_2FA = env.bool("STAFF_REQUIRE_2FA", default=not DEBUG)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="MSP Portal")
+
+# --- Sessions -----------------------------------------------------------------
+# Absolute lifetime from sign-in (enforced by portal.security.sessions, not only
+# by the cookie), and an idle timeout for staff.
+SESSION_COOKIE_AGE = env.int("SESSION_MAX_AGE_HOURS", default=12) * 3600
+STAFF_SESSION_IDLE_MINUTES = env.int("STAFF_SESSION_IDLE_MINUTES", default=30)
+
+# --- Content-Security-Policy (django-csp) and Permissions-Policy ------------
+# No inline script or style anywhere: every script and style sheet is a file
+# under static/. CSP_REPORT_ONLY=true sends the same policy as report-only, to
+# try it on a deployment before enforcing it. No form-action: Chromium applies
+# it to the redirect after a POST, and "Import from Azure AD" posts, then
+# redirects to Microsoft's sign-in page.
+_csp_report_uri = env.str("CSP_REPORT_URI", default="")
+_CSP = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        **({"report-uri": [_csp_report_uri]} if _csp_report_uri else {}),
+    }
+}
+if env.bool("CSP_REPORT_ONLY", default=False):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _CSP
+else:
+    CONTENT_SECURITY_POLICY = _CSP
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+    )
+}
+# --- E-mail --------------------------------------------------------------------
+# One URL picks the backend: the console by default (`make run` prints the
+# e-mails), SMTP in production (smtp+tls://user:password@host:587).
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="MSP Portal <portal@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The MSP's operations mailbox: connection alerts go here (empty: no ops alerts).
+OPS_EMAIL = env.str("OPS_EMAIL", default="")
+# How the portal is reached from outside, for links in e-mails sent without a
+# request (alerts from the worker).
+PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Days an invitation's set-your-password link stays valid.
+INVITATION_MAX_AGE_DAYS = env.int("INVITATION_MAX_AGE_DAYS", default=7)
 
 # --- Microsoft Entra ID ----------------------------------------------------
 # The app's own credential comes from the environment only (rule R2).
@@ -215,6 +322,8 @@ LOGGING = {
         "django": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
         "django.server": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "INFO"},
+        # Failed logins and lockouts are warnings; successes and resets are chatter.
+        "axes": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
         "msal": {"level": "WARNING"},
     },

@@ -49,6 +49,9 @@ set -a
 . var/simulator.env
 set +a
 
+# E-mails (invitations, connection alerts) go to EMAIL_URL; by default the
+# console backend prints them here, from the web process and the worker.
+echo "==> e-mails are printed below (EMAIL_URL=${EMAIL_URL:-consolemail://})"
 start web "$PY" manage.py runserver "$HOST:$PORT"
 start worker "$PY" manage.py qcluster
 

@@ -97,6 +97,14 @@ class AzureConnectionAdmin(IntegrationAdmin):
     ]
     readonly_fields = ["sync_in_progress", "history"]
 
+    def get_urls(self):
+        from django.urls import path
+
+        from integrations.admin.health import health_view
+
+        view = self.admin_site.admin_view(lambda request: health_view(self, request))
+        return [path("health/", view, name="integrations_health"), *super().get_urls()]
+
     @admin.display(description=_("Sync in progress"), boolean=True)
     def sync_in_progress(self, obj: AzureConnection) -> bool:
         return is_leased(obj)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -14,6 +15,8 @@ from django.utils.translation import gettext_lazy as _
 
 from integrations.admin import operations
 from integrations.admin.base import IntegrationPermissionMixin, connection_of, require_integration_staff
+from integrations.health_selectors import stale_before
+from integrations.models import Health
 from integrations.permissions import is_integration_staff
 from portal.customers.models import Customer
 
@@ -25,8 +28,76 @@ def _tools_context(request: HttpRequest, customer: Customer) -> dict:
     return {"azure": {"customer": customer, "connection": connection_of(customer)}}
 
 
+class IntegrationHealthFilter(admin.SimpleListFilter):
+    """Customers by the state of their Entra ID connection."""
+
+    title = _("integration health")
+    parameter_name = "integration"
+
+    def lookups(self, request: HttpRequest, model_admin):
+        return [
+            ("none", _("Not connected")),
+            *[(value, label) for value, label in Health.choices],
+            ("stale", _("Stale (no success for twice the interval)")),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset):
+        value = self.value()
+        if value == "none":
+            return queryset.filter(azure_connection__isnull=True)
+        if value in Health.values:
+            return queryset.filter(azure_connection__health=value)
+        if value == "stale":
+            cutoff = stale_before()
+            return queryset.filter(azure_connection__isnull=False).filter(
+                models.Q(azure_connection__last_sync_at__lt=cutoff)
+                | models.Q(
+                    azure_connection__last_sync_at__isnull=True, azure_connection__connected_at__lt=cutoff
+                )
+            )
+        return queryset
+
+
 class CustomerIntegrationAdminMixin(IntegrationPermissionMixin):
     """Import from Azure AD, Sync now and Disconnect for customers (actions and buttons)."""
+
+    # -- changelist columns (the queryset selects `azure_connection`) ------------
+    INTEGRATION_COLUMNS = ("integration", "health", "last_sync")
+
+    def get_list_display(self, request: HttpRequest):
+        """Tenant and health are integration data: only integration staff see them."""
+        columns = super().get_list_display(request)
+        if is_integration_staff(request.user):
+            return columns
+        return [column for column in columns if column not in self.INTEGRATION_COLUMNS]
+
+    def get_list_filter(self, request: HttpRequest):
+        filters = super().get_list_filter(request)
+        if is_integration_staff(request.user):
+            return filters
+        return [item for item in filters if item is not IntegrationHealthFilter]
+
+    @admin.display(description=_("Entra ID"), ordering="azure_connection__tenant_name")
+    def integration(self, customer: Customer) -> str:
+        connection = connection_of(customer)
+        if connection is None:
+            return str(_("Not connected")) if customer.azure_sync_available else str(_("Not in plan"))
+        return connection.tenant_name or connection.tenant_id
+
+    @admin.display(description=_("Health"), ordering="azure_connection__health")
+    def health(self, customer: Customer) -> str:
+        connection = connection_of(customer)
+        if connection is None:
+            return "–"
+        since = connection.last_sync_at or connection.connected_at
+        if connection.health == Health.HEALTHY and since < stale_before():
+            return str(_("Stale"))
+        return connection.get_health_display()
+
+    @admin.display(description=_("Last sync"), ordering="azure_connection__last_sync_at")
+    def last_sync(self, customer: Customer):
+        connection = connection_of(customer)
+        return connection.last_sync_at if connection and connection.last_sync_at else "–"
 
     change_form_template = "admin/customers/customer/change_form.html"
 

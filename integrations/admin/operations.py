@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
@@ -15,6 +16,7 @@ from django.utils.translation import gettext
 from integrations.admin.base import connection_of, require_integration_staff, run_link
 from integrations.services.connections import REMOVE_APP_INSTRUCTIONS, connection_disconnect
 from integrations.services.runs import sync_now
+from portal.activity import services as activity
 from portal.customers.models import Customer
 
 
@@ -24,6 +26,17 @@ def _names(customers: Iterable[Customer]) -> str:
 
 def _with_runs(pairs: Sequence[tuple[Customer, object]]):
     return format_html_join(", ", "{} ({})", ((customer.name, run_link(run)) for customer, run in pairs))
+
+
+def admin_history(request: HttpRequest, customer: Customer, message: str) -> None:
+    """An admin action on a customer, in the customer's admin history (LogEntry)."""
+    LogEntry.objects.log_actions(
+        user_id=request.user.pk,
+        queryset=[customer],
+        action_flag=CHANGE,
+        change_message=message,
+        single_object=True,
+    )
 
 
 def sync_customers(modeladmin: admin.ModelAdmin, request: HttpRequest, customers: Iterable[Customer]) -> None:
@@ -38,6 +51,8 @@ def sync_customers(modeladmin: admin.ModelAdmin, request: HttpRequest, customers
             not_in_plan.append(customer)
         else:
             result = sync_now(connection=connection, requested_by=request.user)
+            if result.started:
+                admin_history(request, customer, gettext("Sync now (run #%(run)s)") % {"run": result.run.pk})
             (started if result.started else already).append((customer, result.run))
     if started:
         modeladmin.message_user(
@@ -78,6 +93,12 @@ def disconnect_customers(
         connection = connection_of(customer)
         if connection is not None:
             instructions = connection_disconnect(connection=connection)
+            activity.connection_disconnected(connection, actor=request.user)
+            admin_history(
+                request,
+                customer,
+                gettext("Disconnected from tenant %(tenant)s") % {"tenant": connection.tenant_id},
+            )
             done.append(customer)
     if not done:
         modeladmin.message_user(

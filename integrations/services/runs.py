@@ -19,6 +19,7 @@ from django.utils.translation import gettext_noop
 
 from integrations.models import AzureConnection, SyncRun
 from integrations.sync.lease import is_leased, lease_run_id
+from portal.activity import services as activity
 
 # A queued run no worker picked up within this time is considered lost
 # (the broker was flushed, the task failed before starting).
@@ -89,7 +90,9 @@ def directory_read(*, connection: AzureConnection, requested_by: AbstractBaseUse
 
 def sync_now(*, connection: AzureConnection, requested_by: AbstractBaseUser | None) -> Enqueued:
     """The Sync now button (admin action, portal, management page)."""
-    return run_enqueue(connection=connection, trigger=SyncRun.Trigger.MANUAL, requested_by=requested_by)
+    result = run_enqueue(connection=connection, trigger=SyncRun.Trigger.MANUAL, requested_by=requested_by)
+    activity.sync_requested(result, actor=requested_by)
+    return result
 
 
 def reap_abandoned_runs(*, connection: AzureConnection | None = None) -> int:

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
+from integrations import alerts
 from integrations.graph.errors import AppCredentialsError, ConsentRequiredError, TenantNotFoundError
 from integrations.models import AzureConnection, Health, SyncRun
 
@@ -93,3 +94,4 @@ def _save(connection: AzureConnection, **values: datetime | str | int | None) ->
     for name, value in values.items():
         setattr(connection, name, value)
     AzureConnection.objects.filter(pk=connection.pk).update(**values)
+    alerts.health_changed(connection)

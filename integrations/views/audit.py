@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from datetime import date, datetime, time
+from datetime import datetime, time
 
+from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
@@ -22,6 +23,8 @@ from django.views.decorators.http import require_GET
 from integrations.models import FieldChange
 from integrations.sync.plan import AUDITED_FIELDS
 from integrations.views.common import customer_for
+from portal import query
+from portal.csv_cells import safe_cell
 from portal.customers.models import Contact, Customer
 
 PER_PAGE = 50
@@ -29,21 +32,24 @@ FIELD_CHOICES = [
     (FieldChange.CREATED, _("Created")),
     *[(name, capfirst(Contact._meta.get_field(name).verbose_name)) for name in AUDITED_FIELDS],
 ]
-# Spreadsheets execute cells starting with these; prefix them so they stay text.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class AuditFilters(forms.Form):
+    """The audit page's and the CSV's query string (portal/query.py: bad values count as absent)."""
+
+    q = query.TextParam(limit=200)
+    contact = query.TextParam(limit=254)
+    field = query.ChoiceParam(choices=FIELD_CHOICES)
+    run = query.IdParam()
+    since = query.DateParam()
+    until = query.DateParam()
+    page = query.PageParam()
 
 
 def filtered_changes(customer: Customer, params) -> tuple[QuerySet[FieldChange], dict]:
     """The customer's changes narrowed by the request's filters (all optional)."""
     changes = FieldChange.objects.filter(customer=customer).select_related("run")
-    filters = {
-        "q": params.get("q", "").strip()[:200],
-        "contact": params.get("contact", "").strip()[:254],
-        "field": params.get("field", ""),
-        "run": params.get("run", ""),
-        "since": _date(params.get("since")),
-        "until": _date(params.get("until")),
-    }
+    filters = query.parse_query(AuditFilters, params)
     if filters["q"]:
         q = filters["q"]
         changes = changes.filter(
@@ -51,19 +57,17 @@ def filtered_changes(customer: Customer, params) -> tuple[QuerySet[FieldChange],
         )
     if filters["contact"]:
         changes = changes.filter(contact_email__iexact=filters["contact"])
-    if filters["field"] in dict(FIELD_CHOICES):
+    if filters["field"]:
         changes = changes.filter(field=filters["field"])
-    else:
-        filters["field"] = ""
-    if filters["run"].isdigit():
-        changes = changes.filter(run_id=int(filters["run"]))
-    else:
-        filters["run"] = ""
+    if filters["run"] is not None:
+        changes = changes.filter(run_id=filters["run"])
     tz = timezone.get_current_timezone()
     if filters["since"]:
         changes = changes.filter(changed_at__gte=datetime.combine(filters["since"], time.min, tz))
     if filters["until"]:
         changes = changes.filter(changed_at__lte=datetime.combine(filters["until"], time.max, tz))
+    # The template compares the run with option values, which are text.
+    filters["run"] = "" if filters["run"] is None else str(filters["run"])
     return changes.order_by("-changed_at", "-id"), filters
 
 
@@ -72,7 +76,7 @@ def filtered_changes(customer: Customer, params) -> tuple[QuerySet[FieldChange],
 def audit_log(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = customer_for(request, customer_id)
     changes, filters = filtered_changes(customer, request.GET)
-    page = Paginator(changes, PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(changes, PER_PAGE).get_page(filters["page"])
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -112,15 +116,3 @@ def _csv_rows(changes: QuerySet[FieldChange]) -> Iterator[str]:
         yield writer.writerow(
             [changed_at.isoformat(), run_id, *(safe_cell(v) for v in (email, field, old, new))]
         )
-
-
-def safe_cell(value: str) -> str:
-    """Neutralise spreadsheet formula injection: a leading =,+,-,@ becomes text."""
-    return "'" + value if value and value.startswith(FORMULA_PREFIXES) else value
-
-
-def _date(raw: str | None) -> date | None:
-    try:
-        return date.fromisoformat(raw) if raw else None
-    except ValueError:
-        return None

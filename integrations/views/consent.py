@@ -24,6 +24,7 @@ from integrations.services.connections import (
     verify_tenant_access,
 )
 from integrations.tenant_profile import domains_match
+from portal.activity import services as activity
 from portal.customers.models import Customer
 
 logger = logging.getLogger(__name__)
@@ -171,6 +172,7 @@ def _finish_consent(request: HttpRequest, params: dict[str, str]) -> HttpRespons
             tenant_name=tenant_name,
             connected_by=request.user,
         )
+        activity.connection_connected(connection, actor=request.user)
     except ConnectError as exc:
         consent.forget_done(request.session)
         raise consent.ConsentRefused(str(exc)) from exc

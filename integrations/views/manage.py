@@ -15,6 +15,7 @@ from integrations.services import runs
 from integrations.services.connections import REMOVE_APP_INSTRUCTIONS, connection_disconnect
 from integrations.sync.plan import SkipReason
 from integrations.views.common import connection_for, customer_for
+from portal.activity import services as activity
 
 
 @login_required
@@ -57,6 +58,7 @@ def disconnect(request: HttpRequest, customer_id: int) -> HttpResponse:
     connection = connection_for(customer)
     if request.method == "POST":
         instructions = connection_disconnect(connection=connection)
+        activity.connection_disconnected(connection, actor=request.user)
         messages.success(
             request,
             _("%(customer)s is disconnected: the portal no longer reads its directory. %(instructions)s")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -16,9 +17,17 @@ from integrations.services.mapping import NEW_SITE, MappingChoice, MappingError
 from integrations.sync.preview import summarize_plan
 from integrations.sync.runner import plan_for_connection
 from integrations.views.common import connection_for, customer_for
+from portal import query
+from portal.activity import services as activity
 
 UNMAPPED = ""
 MAX_ROWS = 5000  # distinct values a form may carry
+
+
+class MappingQuery(forms.Form):
+    """Which attribute the editor shows (portal/query.py: bad values count as absent)."""
+
+    attribute = query.ChoiceParam(choices=MappingAttribute.choices)
 
 
 @login_required
@@ -26,15 +35,18 @@ MAX_ROWS = 5000  # distinct values a form may carry
 def mapping_editor(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = customer_for(request, customer_id, manage=True)
     connection = connection_for(customer)
-    attribute = request.POST.get("attribute") or request.GET.get("attribute") or connection.mapping_attribute
-    if attribute not in MappingAttribute.values:
-        attribute = connection.mapping_attribute
+    attribute = (
+        query.parse_query(MappingQuery, request.POST)["attribute"]
+        or query.parse_query(MappingQuery, request.GET)["attribute"]
+        or connection.mapping_attribute
+    )
     values = mapping_service.attribute_values(connection=connection, attribute=attribute)
     same_attribute = attribute == connection.mapping_attribute
     preview = None
     if request.method == "POST":
         choices = _choices_from(request)
         if request.POST.get("action") == "save":
+            before = activity.mapping_snapshot(connection)
             try:
                 changed = mapping_service.mapping_save(
                     connection=connection, attribute=attribute, choices=choices
@@ -42,6 +54,7 @@ def mapping_editor(request: HttpRequest, customer_id: int) -> HttpResponse:
             except MappingError as exc:
                 messages.error(request, str(exc))
                 return redirect("integrations:mapping", customer_id=customer.pk)
+            activity.mapping_changed(connection, before, actor=request.user)
             return _after_save(request, connection, changed)
         proposed, new_sites = mapping_service.proposed_mapping(connection=connection, choices=choices)
         plan = plan_for_connection(connection, mapping=proposed, attribute=attribute, new_sites=new_sites)
@@ -79,14 +92,12 @@ def _choices_from(request: HttpRequest) -> list[MappingChoice]:
     for index in range(rows):
         value = request.POST.get(f"value-{index}", "").strip()[:128]
         raw = request.POST.get(f"target-{index}", UNMAPPED)
-        if not value:
+        if not value or "\x00" in value:
             continue
         if raw == NEW_SITE:
             target: int | str | None = NEW_SITE
-        elif raw.isdigit():
-            target = int(raw)
         else:
-            target = None
+            target = query.parse_id(raw)
         choices.append(MappingChoice(value=value, target=target))
     return choices
 

@@ -13,10 +13,10 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser, Permission
+from django.contrib.auth.models import AbstractUser, Group
 from django.db import transaction
-from django.db.models import Q
 
+from portal.access.staff_group import STAFF_GROUP
 from portal.customers.models import Contact, Customer, Membership, Plan, Site
 
 # (first name, last name, job title); a few names need more than ASCII on purpose.
@@ -150,15 +150,6 @@ def _set_login(
     return user, DemoLogin(username, password, description, admin_site=is_staff)
 
 
-def _staff_permissions():
-    """Everything on customers, the integration's own permission, and reading its records."""
-    return Permission.objects.filter(
-        Q(content_type__app_label="customers")
-        | Q(content_type__app_label="integrations", codename="manage_azure")
-        | Q(content_type__app_label="integrations", codename__startswith="view_")
-    )
-
-
 @transaction.atomic
 def seed_demo(*, password: str | None = None) -> DemoResult:
     """Create the demo customers and users if missing; set the demo passwords.
@@ -174,9 +165,11 @@ def seed_demo(*, password: str | None = None) -> DemoResult:
         password=password,
         is_staff=True,
         email="staff@msp.example",
-        description="MSP staff: admin site, all customer permissions, manage Entra ID connections",
+        description="MSP staff (group MSP staff): customers, users, invitations, Entra ID connections, health",
     )
-    staff.user_permissions.add(*_staff_permissions())
+    # Exactly the MSP staff group's permissions (created by a migration), nothing of its own.
+    staff.user_permissions.clear()
+    staff.groups.add(Group.objects.get(name=STAFF_GROUP))
     result.logins.append(login)
 
     for username, role, description in [

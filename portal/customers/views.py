@@ -3,15 +3,24 @@ answer 404 for customers the user is not a member of."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from portal import query
 from portal.customers import selectors
 
 CONTACTS_PER_PAGE = 50
+
+
+class ContactSearch(forms.Form):
+    """The site page's query string (portal/query.py: bad values count as absent)."""
+
+    q = query.TextParam(limit=200)
+    page = query.PageParam()
 
 
 @login_required
@@ -36,21 +45,22 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
 @login_required
 def site_detail(request: HttpRequest, customer_id: int, site_id: int) -> HttpResponse:
     site = selectors.site_for_user(user=request.user, customer_id=customer_id, site_id=site_id)
-    query = request.GET.get("q", "").strip()
+    params = query.parse_query(ContactSearch, request.GET)
+    search = params["q"]
     contacts = site.contacts.order_by("last_name", "first_name", "email")
-    if query:
+    if search:
         contacts = contacts.filter(
-            Q(email__icontains=query)
-            | Q(first_name__icontains=query)
-            | Q(last_name__icontains=query)
-            | Q(job_title__icontains=query)
+            Q(email__icontains=search)
+            | Q(first_name__icontains=search)
+            | Q(last_name__icontains=search)
+            | Q(job_title__icontains=search)
         )
-    page = Paginator(contacts, CONTACTS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(contacts, CONTACTS_PER_PAGE).get_page(params["page"])
     context = {
         "customer": site.customer,
         "site": site,
         "page": page,
-        "query": query,
+        "query": search,
         "is_customer_admin": selectors.is_customer_admin(user=request.user, customer=site.customer),
     }
     return render(request, "portal/site_detail.html", context)

@@ -63,9 +63,28 @@ def page(chromium):
         ignore_https_errors=True, viewport={"width": 1280, "height": 900}, accept_downloads=True
     )
     context.set_default_timeout(TIMEOUT_MS)
+    # Every page runs under the strict CSP: a blocked script, style or frame is
+    # a bug. Chromium reports each one as a console error and as an event.
+    context.add_init_script(_REPORT_CSP_VIOLATIONS)
     tab = context.new_page()
+    violations: list[str] = []
+    tab.on("console", lambda message: _record_csp_violation(violations, message.text))
     yield tab
     context.close()
+    assert violations == [], "Content-Security-Policy violations in the browser"
+
+
+_REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error("CSP violation: " + event.violatedDirective + " blocked " + event.blockedURI
+    + " on " + event.documentURI);
+});
+"""
+
+
+def _record_csp_violation(violations: list[str], text: str) -> None:
+    if "CSP violation" in text or "Content Security Policy" in text:
+        violations.append(text)
 
 
 def shot(page, name: str, *, docs: bool = False) -> None:

@@ -26,6 +26,10 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from integrations.models import AzureConnection, DirectoryUser, FieldChange, SiteMapping, SyncRun
+from portal.access.models import Invitation
+from portal.access.tokens import make_token
+from portal.activity.services import Kind
+from portal.activity.services import record as record_activity
 from portal.customers.models import Contact, Customer, Membership, Site
 from tests.conftest import make_user
 from tests.integrations.graph_helpers import OTHER_TENANT, TENANT
@@ -55,6 +59,9 @@ INTEGRATION_ADMIN_NEVER = expect(302, 302, 302, 403, 403, 302)  # add/delete: re
 CUSTOMER_ADMIN = expect(302, 302, 302, 200, 200, 302)
 # Plain staff: the action is not offered; the list comes back with "No action selected".
 ACTION = expect(302, 302, 302, 302, 200, 302)
+# Inviting administrators in the portal: the customer's own administrators only.
+INVITER_GET = expect(200, 403, 404, 404, 404, 302)
+INVITER_POST = expect(302, 403, 404, 404, 404, 302)
 
 
 @dataclass
@@ -68,6 +75,8 @@ class World:
     a_run: SyncRun
     b_run: SyncRun
     users: dict = field(default_factory=dict)
+    a_invitation: Invitation | None = None
+    b_invitation: Invitation | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +147,8 @@ MATRIX = [
         expect(302, 302, 302, 302, 302, 302),
         data=lambda world: {"language": "it", "next": reverse("login")},
     ),
+    # Enrolment is for staff and customer admins; plain members have no page.
+    Row("two_factor", "two_factor", "get", url("two_factor"), expect(200, 404, 200, 200, 200, 302)),
     # -- the customer portal ----------------------------------------------------------
     Row("home", "portal:home", "get", url("portal:home"), expect(200, 200, 200, 200, 200, 302)),
     Row("customer", "portal:customer", "get", url("portal:customer", a_id), PORTAL),
@@ -449,6 +460,72 @@ MATRIX = [
         query("admin:integrations_azureconnection_changelist", "q=Alpha"),
         INTEGRATION_ADMIN,
     ),
+    Row(
+        "admin health page",
+        "admin:integrations_health",
+        "get",
+        url("admin:integrations_health"),
+        INTEGRATION_ADMIN,
+        scope="all",
+    ),
+    Row(
+        "admin activity CSV",
+        "admin:activity_activity_csv",
+        "get",
+        url("admin:activity_activity_csv"),
+        expect(302, 302, 302, 403, 403, 302),
+        scope="all",
+    ),
+    # -- invitations and the activity log (portal) ---------------------------------------
+    Row("invitations", "access:invitations", "get", url("access:invitations", a_id), INVITER_GET),
+    Row(
+        "invite",
+        "access:invitations",
+        "post",
+        url("access:invitations", a_id),
+        INVITER_POST,
+        data=lambda w: {"email": "newadmin@alpha.example"},
+        may_change=("own",),
+    ),
+    Row(
+        "revoke an invitation",
+        "access:invitation_action",
+        "post",
+        lambda w: reverse("access:invitation_action", args=[w.a.pk, w.a_invitation.pk, "revoke"]),
+        INVITER_POST,
+        may_change=("own",),
+    ),
+    Row(
+        "B's invitation under A",
+        "access:invitation_action",
+        "post",
+        lambda w: reverse("access:invitation_action", args=[w.a.pk, w.b_invitation.pk, "revoke"]),
+        expect(404, 403, 404, 404, 404, 302),
+    ),
+    Row(
+        "accept with a garbage token",
+        "access:accept",
+        "get",
+        lambda w: reverse("access:accept", args=[w.a.pk, "not-a-token"]),
+        expect(400, 400, 400, 400, 400, 400),
+    ),
+    Row(
+        "accept B's invitation under A",
+        "access:accept",
+        "post",
+        lambda w: reverse("access:accept", args=[w.a.pk, make_token(w.b_invitation)]),
+        expect(400, 400, 400, 400, 400, 400),
+        data=lambda w: {"username": "intruder", "password1": "Xx-long-pass-9", "password2": "Xx-long-pass-9"},
+    ),
+    Row("activity log", "activity:log", "get", url("activity:log", a_id), MANAGER_GET),
+    Row(
+        "activity log searched for B",
+        "activity:log",
+        "get",
+        query("activity:log", f"q={B_PORTAL}", a_id),
+        MANAGER_GET,
+    ),
+    Row("activity CSV", "activity:csv", "get", url("activity:csv", a_id), MANAGER_GET),
 ]
 MATRIX_BY_KEY = {row.key: row for row in MATRIX}
 assert len(MATRIX_BY_KEY) == len(MATRIX), "duplicate row keys"
@@ -501,6 +578,7 @@ def world(db) -> World:
             new_value=f"{entra} new",
         )
         built[customer.pk] = (site, connection, run)
+        record_activity(Kind.SYNC_REQUESTED, actor=None, customer=customer, target=f"{portal} activity")
     staff = make_user("tech", is_staff=True)
     plain = make_user("intern", is_staff=True)
     customer_perms = Permission.objects.filter(
@@ -517,6 +595,8 @@ def world(db) -> World:
         b_connection=built[b.pk][1],
         a_run=built[a.pk][2],
         b_run=built[b.pk][2],
+        a_invitation=Invitation.objects.create(customer=a, email=f"invitee.{A_PORTAL}@alpha.example"),
+        b_invitation=Invitation.objects.create(customer=b, email=f"invitee.{B_PORTAL}@bravo.example"),
         users={
             "own": make_user("alice", customer=a, role=Membership.Role.ADMIN),
             "member": make_user("bob", customer=a, role=Membership.Role.MEMBER),

@@ -13,6 +13,7 @@ from integrations.services.connections import (
     read_tenant_name,
     verify_tenant_access,
 )
+from portal.activity import services as activity
 
 
 class Command(BaseCommand):
@@ -45,6 +46,7 @@ class Command(BaseCommand):
             )
         except (ConnectError, MicrosoftError) as exc:
             raise CommandError(str(exc)) from exc
+        activity.connection_connected(connection, actor=None)
         self.stdout.write(
             f"Connected {customer.name} to {connection.tenant_name or connection.tenant_id} "
             f"({connection.tenant_id}), placing users by {connection.mapping_attribute}.\n"
