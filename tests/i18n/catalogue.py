@@ -96,7 +96,8 @@ _TEMPLATIZED_CALL = re.compile(r"\b(n?p?gettext)\(")
 def template_keys() -> dict[str, Path]:
     """Every message of the templates, as `makemessages` sees them (Django's templatize)."""
     found = {}
-    for path in sorted(TEMPLATE_DIR.rglob("*.html")):
+    # makemessages reads .html and .txt (the e-mails) templates.
+    for path in sorted([*TEMPLATE_DIR.rglob("*.html"), *TEMPLATE_DIR.rglob("*.txt")]):
         code = templatize(path.read_text(encoding="utf-8"), origin=str(path))
         for match in _TEMPLATIZED_CALL.finditer(code):
             call = _balanced_call(code, match.start())

@@ -83,6 +83,7 @@ def test_the_extraction_sees_the_strings_of_templates_and_python():
     assert "Recent runs" in templates
     assert "%(counter)s contact" in templates  # a blocktranslate with a plural
     assert key("of", "progress: 5 of 10") in templates  # a translate with a context
+    assert "Hello," in templates  # an e-mail (.txt) template
     assert "Healthy" in python  # a model choice
     assert key("reading the directory", "sync phase") in python
 
