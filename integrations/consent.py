@@ -32,7 +32,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext_noop
 
 from integrations import id_token
 from integrations.graph import tokens
@@ -352,28 +352,36 @@ def _digest(state: str) -> str:
 # Microsoft's error redirects, in our own words; the description is never shown.
 # Reference: https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes
 _KNOWN_CODES = {
-    "AADSTS65004": N_("The administrator declined or cancelled the request at Microsoft."),
-    "AADSTS65001": N_("The consent was not granted."),
-    "AADSTS90094": N_("This needs an administrator's approval; sign in with a Global Administrator."),
-    "AADSTS90008": N_("This needs an administrator's approval; sign in with a Global Administrator."),
-    "AADSTS50020": N_("The account you chose does not exist in that tenant; pick an account of the tenant."),
-    "AADSTS90002": N_("Microsoft does not know that tenant; check the domain or tenant id."),
-    "AADSTS50011": N_(
+    "AADSTS65004": gettext_noop("The administrator declined or cancelled the request at Microsoft."),
+    "AADSTS65001": gettext_noop("The consent was not granted."),
+    "AADSTS90094": gettext_noop(
+        "This needs an administrator's approval; sign in with a Global Administrator."
+    ),
+    "AADSTS90008": gettext_noop(
+        "This needs an administrator's approval; sign in with a Global Administrator."
+    ),
+    "AADSTS50020": gettext_noop(
+        "The account you chose does not exist in that tenant; pick an account of the tenant."
+    ),
+    "AADSTS90002": gettext_noop("Microsoft does not know that tenant; check the domain or tenant id."),
+    "AADSTS50011": gettext_noop(
         "The portal's redirect address is not registered on its app: the portal's "
         "operator must fix the app registration."
     ),
-    "AADSTS700016": N_("The portal's app is not known in that tenant."),
-    "AADSTS50105": N_("Your account is not assigned to the portal's app in that tenant."),
-    "AADSTS50076": N_("Microsoft asked for multi-factor authentication that was not completed."),
+    "AADSTS700016": gettext_noop("The portal's app is not known in that tenant."),
+    "AADSTS50105": gettext_noop("Your account is not assigned to the portal's app in that tenant."),
+    "AADSTS50076": gettext_noop("Microsoft asked for multi-factor authentication that was not completed."),
 }
 _KNOWN_ERRORS = {
-    "access_denied": N_("The administrator declined or cancelled the request at Microsoft."),
-    "consent_required": N_("The consent was not granted."),
-    "login_required": N_("Microsoft needs you to sign in again."),
-    "interaction_required": N_("Microsoft needs you to sign in again."),
-    "temporarily_unavailable": N_("Microsoft is temporarily unavailable. Try again in a few minutes."),
-    "server_error": N_("Microsoft had an internal error. Try again in a few minutes."),
-    "invalid_request": N_("Microsoft refused the request as malformed."),
+    "access_denied": gettext_noop("The administrator declined or cancelled the request at Microsoft."),
+    "consent_required": gettext_noop("The consent was not granted."),
+    "login_required": gettext_noop("Microsoft needs you to sign in again."),
+    "interaction_required": gettext_noop("Microsoft needs you to sign in again."),
+    "temporarily_unavailable": gettext_noop(
+        "Microsoft is temporarily unavailable. Try again in a few minutes."
+    ),
+    "server_error": gettext_noop("Microsoft had an internal error. Try again in a few minutes."),
+    "invalid_request": gettext_noop("Microsoft refused the request as malformed."),
 }
 
 
@@ -405,7 +413,9 @@ def microsoft_refusal(
     error = str(params.get("error", ""))
     codes = _AADSTS.findall(str(params.get("error_description", ""))[:2000])
     aadsts = codes[0] if codes else ""
-    words = _KNOWN_CODES.get(aadsts) or _KNOWN_ERRORS.get(error) or N_("Microsoft returned an error.")
+    words = (
+        _KNOWN_CODES.get(aadsts) or _KNOWN_ERRORS.get(error) or gettext_noop("Microsoft returned an error.")
+    )
     showable = _CODE.fullmatch(error) and (from_flow or error in _STANDARD_ERRORS)
     shown = " ".join(c for c in (error if showable else "", aadsts) if c)
     return ConsentRefused(

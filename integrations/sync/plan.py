@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from django.utils.translation import gettext_lazy as _
+
 from integrations.sync.values import email_key, value_key
 
 # Contact fields the sync owns (R7), and the mirror attribute each comes from.
@@ -42,13 +44,13 @@ class SkipReason:
     DUPLICATE_EMAIL = "duplicate_email"
 
     LABELS = {
-        GUEST: "Guest account",
-        DISABLED: "Disabled account (not a mailbox)",
-        NO_EMAIL: "No email address",
-        INVALID_EMAIL: "Email address not usable",
-        EMPTY_VALUE: "Office/department empty",
-        UNMAPPED: "Office/department not mapped to a site",
-        DUPLICATE_EMAIL: "Email shared with another directory user",
+        GUEST: _("Guest account"),
+        DISABLED: _("Disabled account (not a mailbox)"),
+        NO_EMAIL: _("No email address"),
+        INVALID_EMAIL: _("Email address not usable"),
+        EMPTY_VALUE: _("Office/department empty"),
+        UNMAPPED: _("Office/department not mapped to a site"),
+        DUPLICATE_EMAIL: _("Email shared with another directory user"),
     }
 
 

@@ -17,6 +17,7 @@ from typing import Protocol
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from integrations.graph.errors import DeltaExpiredError, MicrosoftError, PageTokenExpiredError
 from integrations.graph.models import UserPage
@@ -73,7 +74,9 @@ def run_sync(
         return run
     lease = Lease.acquire(connection.pk, run_id=run.pk)
     if lease is None:
-        _skip_if_queued(run, connection.pk, "Another sync of this connection was already running.")
+        _skip_if_queued(
+            run, connection.pk, gettext_noop("Another sync of this connection was already running.")
+        )
         return run
     try:
         if not _claim(run):
@@ -90,7 +93,10 @@ def run_sync(
     except Exception as exc:
         logger.exception("Sync run %s failed unexpectedly", run.pk)
         kind = "database" if isinstance(exc, DatabaseError) else "internal"
-        run.fail(kind=kind, message="The sync failed because of an internal error; it has been logged.")
+        run.fail(
+            kind=kind,
+            message=gettext_noop("The sync failed because of an internal error; it has been logged."),
+        )
         outcome.record_failure(connection, run, exc)
     else:
         if run.status != SyncRun.Status.RUNNING:
@@ -206,7 +212,9 @@ def _fetch(
                 if delta_link is None:
                     raise
                 run.warnings.append(
-                    "The saved directory position had expired; the whole directory was read again."
+                    gettext_noop(
+                        "The saved directory position had expired; the whole directory was read again."
+                    )
                 )
                 delta_link = None
                 continue

@@ -139,6 +139,16 @@ MATRIX = [
     Row("logout", "logout", "post", url("logout"), expect(302, 302, 302, 302, 302, 302)),
     Row("healthz", "healthz", "get", url("healthz"), PUBLIC),
     Row("readyz", "readyz", "get", url("readyz"), PUBLIC),
+    # The language switch (Django's set_language): a cookie for anyone, no data, no database
+    # change; back to the page it was used on (here the login page, where anonymous visitors use it).
+    Row(
+        "language switch",
+        "set_language",
+        "post",
+        url("set_language"),
+        expect(302, 302, 302, 302, 302, 302),
+        data=lambda world: {"language": "it", "next": reverse("login")},
+    ),
     # Enrolment is for staff and customer admins; plain members have no page.
     Row("two_factor", "two_factor", "get", url("two_factor"), expect(200, 404, 200, 200, 200, 302)),
     # -- the customer portal ----------------------------------------------------------
