@@ -1,4 +1,4 @@
-"""The safe way to connect a tenant (SPEC.md section 4).
+"""The safe way to connect a tenant (docs/design.md §4).
 
 Microsoft documents that the `tenant` returned by the admin-consent redirect
 can be forged and that a consent outlives a disconnect, so a tenant is bound

@@ -1,4 +1,4 @@
-"""Validation of the admin's ID token and the administrator proof (SPEC.md 4.2, 4.3).
+"""Validation of the admin's ID token and the administrator proof (docs/design.md §4, steps 2 and 3).
 
 MSAL no longer validates ID tokens (it says so since 1.38), so the portal does:
 the RS256 signature against the tenant's published keys, `aud`, `iss` for the

@@ -34,7 +34,7 @@ class Health(models.TextChoices):
 
 
 class PauseReason(models.TextChoices):
-    """Why automatic syncs of a connection are paused (section 6.1); a person resumes them."""
+    """Why automatic syncs of a connection are paused (docs/design.md §6.1); a person resumes them."""
 
     MANUAL = "manual", _("Paused by an administrator")
     REJECTED = "rejected", _("Paused after a held run was rejected")
@@ -89,7 +89,7 @@ class AzureConnection(models.Model):
     # (a killed worker) is recognised on its machine without waiting for the expiry.
     lease_holder = models.JSONField(_("lease holder"), null=True, blank=True)
 
-    # Paused: no automatic sync and no Sync now until someone resumes (section 6.1).
+    # Paused: no automatic sync and no Sync now until someone resumes (docs/design.md §6.1).
     paused_at = models.DateTimeField(null=True, blank=True)
     pause_reason = models.CharField(max_length=10, choices=PauseReason.choices, blank=True)
     paused_by = models.ForeignKey(
@@ -354,7 +354,7 @@ class SyncRun(models.Model):
     # For dry runs: a sample of the planned changes (the preview).
     preview = models.JSONField(_("preview"), default=dict, blank=True)
 
-    # Safety net (section 6.1): the run an undo reverts, the held run an approval applies,
+    # Safety net (docs/design.md §6.1): the run an undo reverts, the held run an approval applies,
     # and what a person decided about this run if it was held.
     undoes = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="undo_runs"

@@ -77,7 +77,7 @@ def run_enqueue(
         existing = active_run(connection)
         if existing is not None:
             return Enqueued(run=existing, started=False)
-        # Paused, or a mass change waits for a decision (section 6.1). A preview writes nothing,
+        # Paused, or a mass change waits for a decision (docs/design.md §6.1). A preview writes nothing,
         # and the initial import (queued once, by the first mapping) was just previewed.
         writes = not dry_run and trigger != SyncRun.Trigger.INITIAL
         refusal = pause.sync_refusal(connection) if writes else None

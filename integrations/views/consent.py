@@ -37,7 +37,7 @@ def callback_uri(request: HttpRequest) -> str:
 @login_required
 @require_POST
 def connect_start(request: HttpRequest, customer_id: int) -> HttpResponse:
-    """Send a permitted user to Microsoft to sign in (step 1 of SPEC.md section 4)."""
+    """Send a permitted user to Microsoft to sign in (step 1 of docs/design.md §4)."""
     customer = get_object_or_404(Customer, pk=customer_id)
     permissions.require_manage(request.user, customer)
     if not customer.azure_sync_available:
