@@ -43,7 +43,9 @@ def mapping_editor(request: HttpRequest, customer_id: int) -> HttpResponse:
                 return redirect("integrations:mapping", customer_id=customer.pk)
             return _after_save(request, connection, changed)
         try:
-            preview = mapping_service.mapping_preview(connection=connection, attribute=attribute, choices=choices)
+            preview = mapping_service.mapping_preview(
+                connection=connection, attribute=attribute, choices=choices
+            )
         except MappingError as exc:
             messages.error(request, str(exc))
             return redirect("integrations:mapping", customer_id=customer.pk)

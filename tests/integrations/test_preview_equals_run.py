@@ -86,7 +86,9 @@ def _choices(data, connection: AzureConnection, site_ids: list[int]) -> list[Map
 
 
 def _audit_rows(run: SyncRun) -> set[tuple[str, str, str, str]]:
-    return set(FieldChange.objects.filter(run=run).values_list("contact_email", "field", "old_value", "new_value"))
+    return set(
+        FieldChange.objects.filter(run=run).values_list("contact_email", "field", "old_value", "new_value")
+    )
 
 
 def _assert_preview_is_the_run(preview: dict, run: SyncRun, sites_before: set[str]) -> None:
@@ -97,7 +99,9 @@ def _assert_preview_is_the_run(preview: dict, run: SyncRun, sites_before: set[st
         run.unchanged,
         run.skipped,
     )
-    assert {reason: item["count"] for reason, item in preview["skipped_by_reason"].items()} == run.skipped_by_reason
+    assert {
+        reason: item["count"] for reason, item in preview["skipped_by_reason"].items()
+    } == run.skipped_by_reason
     new_sites = set(Site.objects.filter(customer=run.customer).values_list("name", flat=True)) - sites_before
     assert sorted(new_sites, key=str.casefold) == preview["new_sites"]
     audit = _audit_rows(run)
@@ -152,7 +156,10 @@ def test_the_preview_counts_and_sample_are_what_the_following_run_writes(
             for index, first_name, site_pick in contact_rows:
                 site_id = site_ids[site_pick % len(site_ids)] if site_ids and site_pick < 6 else None
                 Contact.objects.create(
-                    customer=customer, email=f"User{index}@contoso.com", first_name=first_name, site_id=site_id
+                    customer=customer,
+                    email=f"User{index}@contoso.com",
+                    first_name=first_name,
+                    site_id=site_id,
                 )
             connection = AzureConnection.objects.create(
                 customer=customer, tenant_id="11111111-1111-1111-1111-111111111111", tenant_name="Preview"
