@@ -84,6 +84,7 @@ def _create_batch(batch: Sequence[ContactCreate], run: SyncRun, result: ApplyRes
                 create.site_id,
                 create.is_shared_mailbox,
                 create.object_id,
+                create.mailbox_purpose,
             )
             for create in batch
         ],

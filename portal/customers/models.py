@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
 
 
 class Plan(models.TextChoices):
@@ -68,6 +69,17 @@ class Contact(models.Model):
     job_title = models.CharField(max_length=128, blank=True)
     mobile_phone = models.CharField(max_length=64, blank=True)
     is_shared_mailbox = models.BooleanField(default=False)
+
+    class MailboxPurpose(models.TextChoices):
+        NONE = "", _("Person")
+        SHARED = "shared", _("Shared mailbox")
+        ROOM = "room", _("Room mailbox")
+        EQUIPMENT = "equipment", _("Equipment mailbox")
+
+    # Which kind of mailbox a synced shared mailbox is (is_shared_mailbox covers all three).
+    mailbox_purpose = models.CharField(
+        _("mailbox"), max_length=12, choices=MailboxPurpose.choices, blank=True, default=""
+    )
     azure_object_id = models.CharField(max_length=36, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
