@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
 from integrations.models import SyncRun
 from integrations.sync.plan import SkipReason
 from integrations.views.common import customer_for, run_for
+from portal.formatting import duration_text, when_text
 
 
 @login_required
@@ -20,7 +23,7 @@ def run_detail(request: HttpRequest, customer_id: int, run_id: int) -> HttpRespo
     context = {
         "customer": customer,
         "run": run,
-        "here": f"Run #{run.pk}",
+        "here": gettext("Run #%(id)s") % {"id": run.pk},
         "progress": run_progress_data(run),
         "skips": [
             (SkipReason.LABELS.get(reason, reason), count) for reason, count in run.skipped_by_reason.items()
@@ -43,9 +46,14 @@ def run_progress_data(run: SyncRun) -> dict:
         percent = min(100, round(100 * run.progress_done / run.progress_total))
     if run.status == SyncRun.Status.SUCCEEDED:
         percent = 100
+    requests_made = getattr(run, "requests_made", None)  # counted by the Graph client when available
     return {
         "id": run.pk,
         "status": run.status,
+        "started": when_text(run.started_at, gettext("Waiting for a worker")),
+        "finished": when_text(run.finished_at),
+        "duration": duration_text(run.duration),
+        "requests": "—" if requests_made is None else str(requests_made),
         "status_label": run.get_status_display(),
         "active": run.is_active,
         "phase": run.phase,
@@ -59,6 +67,24 @@ def run_progress_data(run: SyncRun) -> dict:
             "unchanged": run.unchanged,
             "skipped": run.skipped,
             "fields_changed": run.fields_changed,
+            "compared": run.created + run.updated + run.unchanged + run.skipped,
         },
         "error": run.error,
     }
+
+
+RUNS_PER_PAGE = 25
+
+
+@login_required
+@require_GET
+def run_history(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """Every run of the customer, newest first, a page at a time (all connections, with their tenant)."""
+    customer = customer_for(request, customer_id)
+    runs = customer.sync_runs.select_related("requested_by").order_by("-created_at", "-id")
+    page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "integrations/runs.html",
+        {"customer": customer, "page": page, "here": gettext("Run history")},
+    )

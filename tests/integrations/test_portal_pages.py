@@ -63,7 +63,7 @@ def test_needs_attention_offers_to_reconnect(mapped, customer_admin):
 
     page = client_for(customer_admin).get(url("manage", mapped.customer)).content.decode()
 
-    assert "Consent was revoked." in page and "Reconnect to Azure AD" in page
+    assert "Consent was revoked." in page and "Reconnect to Microsoft Entra ID" in page
     assert "Paused until the connection is fixed" in page
 
 
