@@ -100,8 +100,20 @@ class Contact(models.Model):
             models.Index(fields=["site", "last_name"], name="contact_site_name_idx"),
         ]
 
+    # The fields a directory sync overwrites (SPEC R7, R9), shown as managed on synced contacts.
+    DIRECTORY_FIELDS = ("first_name", "last_name", "job_title", "mobile_phone", "site")
+
+    @property
+    def is_directory_managed(self) -> bool:
+        """Linked to a directory user: its directory fields follow the directory, local edits do not stick."""
+        return bool(self.azure_object_id)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
     def __str__(self) -> str:
-        full_name = f"{self.first_name} {self.last_name}".strip()
+        full_name = self.full_name
         return f"{full_name} <{self.email}>" if full_name else self.email
 
 

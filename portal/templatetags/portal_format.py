@@ -24,3 +24,9 @@ def when(moment, empty: str = "—"):
 @register.filter
 def duration(value, empty: str = "—") -> str:
     return duration_text(value, empty)
+
+
+@register.filter
+def when_plain(moment, empty: str = "—") -> str:
+    """The same text without markup, where HTML cannot go (an <option>)."""
+    return when_text(moment, empty)

@@ -195,7 +195,7 @@ def test_audit_csv_is_streamed_and_neutralises_formulas(mapped, directory, sync,
 
     assert response.streaming and response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
-    assert rows[0] == ["changed_at", "run", "contact_email", "field", "old_value", "new_value"]
+    assert rows[0] == ["changed_at", "run", "contact_email", "field", "old_value", "new_value", "field_label"]
     assert len(rows) == 4
     title = next(row for row in rows if row[3] == "job_title")
     assert title[5] == '\'=HYPERLINK("http://evil")'

@@ -146,6 +146,20 @@ MATRIX = [
         lambda w: reverse("portal:site", args=[w.a.pk, w.b_site.pk]),
         expect(404, 404, 404, 404, 404, 302),
     ),
+    Row(
+        "contact",
+        "portal:contact",
+        "get",
+        lambda w: reverse("portal:contact", args=[w.a.pk, w.a.contacts.get().pk]),
+        PORTAL,
+    ),
+    Row(
+        "B's contact under A",
+        "portal:contact",
+        "get",
+        lambda w: reverse("portal:contact", args=[w.a.pk, w.b.contacts.get().pk]),
+        expect(404, 404, 404, 404, 404, 302),
+    ),
     # -- the integration's pages ------------------------------------------------------
     Row("connect", "integrations:connect", "post", url("integrations:connect", a_id), MANAGER_POST),
     Row(
@@ -220,6 +234,7 @@ MATRIX = [
         lambda w: reverse("integrations:run_progress", args=[w.a.pk, w.b_run.pk]),
         FOREIGN_RUN,
     ),
+    Row("run history", "integrations:runs", "get", url("integrations:runs", a_id), VIEWER),
     Row("audit", "integrations:audit", "get", url("integrations:audit", a_id), VIEWER),
     Row(
         "audit filtered by B's run",
