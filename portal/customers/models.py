@@ -100,6 +100,10 @@ class Contact(models.Model):
             models.Index(fields=["site", "last_name"], name="contact_site_name_idx"),
         ]
 
+    def __str__(self) -> str:
+        full_name = self.full_name
+        return f"{full_name} <{self.email}>" if full_name else self.email
+
     # The fields a directory sync overwrites (SPEC R7, R9), shown as managed on synced contacts.
     DIRECTORY_FIELDS = ("first_name", "last_name", "job_title", "mobile_phone", "site")
 
@@ -111,10 +115,6 @@ class Contact(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
-
-    def __str__(self) -> str:
-        full_name = self.full_name
-        return f"{full_name} <{self.email}>" if full_name else self.email
 
 
 class Membership(models.Model):
