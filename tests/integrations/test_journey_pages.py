@@ -232,3 +232,20 @@ def test_an_unknown_page_gets_the_styled_404_page(customer_member):
     assert (
         "portal.css" in response.content.decode() and "This page does not exist" in response.content.decode()
     )
+
+
+def test_the_admin_marks_a_synced_contacts_directory_fields_and_not_a_typed_ones(
+    mapped, directory, sync, customer, superuser
+):
+    add_person(directory)
+    sync(mapped)
+    synced = Contact.objects.get(email="ada@contoso.com")
+    typed = Contact.objects.create(customer=customer, email="typed@contoso.com")
+    client = client_for(superuser)
+
+    synced_page = client.get(reverse("admin:customers_contact_change", args=[synced.pk])).content.decode()
+    typed_page = client.get(reverse("admin:customers_contact_change", args=[typed.pk])).content.decode()
+
+    assert synced_page.count("the next sync overwrites a change made here") == 5
+    assert "Managed by Microsoft Entra ID" in synced_page
+    assert "Managed by Microsoft Entra ID" not in typed_page
