@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy
 
 from integrations.admin import operations
 from integrations.admin.base import IntegrationAdmin, changes_url
@@ -112,7 +113,9 @@ class AzureConnectionAdmin(IntegrationAdmin):
     def sync_now(self, request: HttpRequest, queryset) -> None:
         operations.sync_customers(self, request, [c.customer for c in queryset.select_related("customer")])
 
-    @admin.action(description="Disconnect from Entra ID…", permissions=["manage_azure"])
+    @admin.action(
+        description=gettext_lazy("Disconnect from Microsoft Entra ID…"), permissions=["manage_azure"]
+    )
     def disconnect(self, request: HttpRequest, queryset):
         connections = list(queryset.select_related("customer"))
         return operations.disconnect_action(

@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import gettext, gettext_lazy
 
 from integrations.admin import operations
 from integrations.admin.base import IntegrationPermissionMixin, connection_of, require_integration_staff
@@ -85,11 +86,13 @@ class CustomerIntegrationAdminMixin(IntegrationPermissionMixin):
             return None
         return redirect("admin:customers_customer_azure_import", customer.pk)
 
-    @admin.action(description="Sync now with Azure AD", permissions=["manage_azure"])
+    @admin.action(description=gettext_lazy("Sync now with Microsoft Entra ID"), permissions=["manage_azure"])
     def azure_sync_now(self, request: HttpRequest, queryset) -> None:
         operations.sync_customers(self, request, self._selected_customers(queryset))
 
-    @admin.action(description="Disconnect from Azure AD…", permissions=["manage_azure"])
+    @admin.action(
+        description=gettext_lazy("Disconnect from Microsoft Entra ID…"), permissions=["manage_azure"]
+    )
     def azure_disconnect(self, request: HttpRequest, queryset):
         customers = self._selected_customers(queryset)
         return operations.disconnect_action(
@@ -108,7 +111,8 @@ class CustomerIntegrationAdminMixin(IntegrationPermissionMixin):
         customer = self._customer_or_404(request, object_id)
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Import {customer.name}'s contacts from Azure AD",
+            "title": gettext("Import %(customer)s's contacts from Microsoft Entra ID")
+            % {"customer": customer.name},
             "subtitle": None,
             "opts": self.opts,
             "original": customer,
@@ -155,7 +159,7 @@ class SiteIntegrationAdminMixin:
 
 
 def _not_in_plan(customer: Customer) -> str:
-    return (
-        f"The Azure AD sync is not included in {customer.name}'s {customer.get_plan_display()} plan, "
-        "so its contacts cannot be imported from Azure AD."
-    )
+    return gettext(
+        "The Microsoft Entra ID sync is not included in %(customer)s's %(plan)s plan, "
+        "so its contacts cannot be imported from Microsoft Entra ID."
+    ) % {"customer": customer.name, "plan": customer.get_plan_display()}

@@ -10,6 +10,7 @@ from django.contrib.admin import helpers
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 
 from integrations.admin.base import connection_of, require_integration_staff, run_link
 from integrations.services.connections import REMOVE_APP_INSTRUCTIONS, connection_disconnect
@@ -52,12 +53,16 @@ def sync_customers(modeladmin: admin.ModelAdmin, request: HttpRequest, customers
         )
     if not_connected:
         modeladmin.message_user(
-            request, f"Not connected to Entra ID, nothing to sync: {_names(not_connected)}.", messages.WARNING
+            request,
+            gettext("Not connected to Microsoft Entra ID, nothing to sync: %(names)s.")
+            % {"names": _names(not_connected)},
+            messages.WARNING,
         )
     if not_in_plan:
         modeladmin.message_user(
             request,
-            f"The Entra ID sync is not included in the plan of: {_names(not_in_plan)}.",
+            gettext("The Microsoft Entra ID sync is not included in the plan of: %(names)s.")
+            % {"names": _names(not_in_plan)},
             messages.WARNING,
         )
 
@@ -78,7 +83,11 @@ def disconnect_customers(
         return
     modeladmin.message_user(
         request,
-        f"Disconnected from Entra ID: {_names(done)}. Their contacts and sync history are kept. {instructions}",
+        gettext(
+            "Disconnected from Microsoft Entra ID: %(names)s. Their contacts and sync history are kept. "
+            "%(instructions)s"
+        )
+        % {"names": _names(done), "instructions": instructions},
         messages.SUCCESS,
     )
 
@@ -102,7 +111,7 @@ def disconnect_confirmation(
     connected = [(customer, connection_of(customer)) for customer in customers if connection_of(customer)]
     context = {
         **modeladmin.admin_site.each_context(request),
-        "title": "Disconnect from Entra ID?",
+        "title": gettext("Disconnect from Microsoft Entra ID?"),
         "subtitle": None,
         "opts": modeladmin.opts,
         "object": obj,

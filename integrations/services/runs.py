@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from integrations.models import AzureConnection, SyncRun
 from integrations.sync.lease import is_leased, lease_run_id
@@ -64,8 +65,11 @@ def run_enqueue(
     """
     if not connection.customer.azure_sync_available:
         raise SyncNotAllowed(
-            f"{connection.customer.name}'s {connection.customer.get_plan_display()} plan does not include "
-            "the Azure AD sync, so no sync was started."
+            gettext(
+                "%(customer)s's %(plan)s plan does not include the Microsoft Entra ID sync, "
+                "so no sync was started."
+            )
+            % {"customer": connection.customer.name, "plan": connection.customer.get_plan_display()}
         )
     with transaction.atomic():
         AzureConnection.objects.select_for_update().filter(pk=connection.pk).first()

@@ -65,7 +65,9 @@ class SiteAdmin(SiteIntegrationAdminMixin, admin.ModelAdmin):
         return obj._contact_count
 
 
-MANAGED_FIELD_HELP = gettext_lazy("Managed by Microsoft Entra ID: the next sync overwrites a change made here.")
+MANAGED_FIELD_HELP = gettext_lazy(
+    "Managed by Microsoft Entra ID: the next sync overwrites a change made here."
+)
 MANAGED_CONTACT_NOTE = gettext_lazy(
     "Managed by Microsoft Entra ID: name, job title, mobile phone and site come from the customer's "
     "directory and the next sync overwrites changes made here. Change them in Microsoft Entra ID instead."
