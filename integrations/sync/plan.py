@@ -174,7 +174,7 @@ def directory_name(user: MirrorUser) -> tuple[str, str]:
 
     Given name and surname when Entra has either; otherwise (shared, room and
     equipment mailboxes have neither) the display name becomes the first name
-    and the last name stays empty, so no contact is nameless. See docs/design.md.
+    and the last name stays empty, so no contact is nameless. See README.md, "Names and mailboxes".
     """
     if user.given_name.strip() or user.surname.strip():
         return user.given_name, user.surname

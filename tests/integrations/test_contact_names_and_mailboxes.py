@@ -1,4 +1,4 @@
-"""Every contact has a name, and mailboxes say which kind they are (docs/design.md, "Names")."""
+"""Every contact has a name, and mailboxes say which kind they are (README.md, "Names and mailboxes")."""
 
 from __future__ import annotations
 
