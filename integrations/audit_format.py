@@ -21,6 +21,11 @@ FIELD_LABELS = {
     "mailbox": gettext_lazy("Mailbox"),
     "is_active": gettext_lazy("Active"),
 }
+MAILBOX_LABELS = {
+    "shared": gettext_lazy("Shared mailbox"),
+    "room": gettext_lazy("Room mailbox"),
+    "equipment": gettext_lazy("Equipment mailbox"),
+}
 # Order in which a created contact's values are shown.
 INITIAL_FIELDS = ("email", "first_name", "last_name", "job_title", "mobile_phone", "site", "mailbox")
 
@@ -35,15 +40,25 @@ def initial_values_json(values: dict[str, str]) -> str:
     return json.dumps({key: values[key] for key in INITIAL_FIELDS if values.get(key)}, ensure_ascii=False)
 
 
-def initial_values(new_value: str) -> list[tuple[str, str]]:
-    """(label, value) pairs of a created contact; an old row's bare email is one pair."""
+def initial_values(new_value: str, *, with_email: bool = True) -> list[tuple[str, str]]:
+    """(label, value) pairs of a created contact; an old row's bare email is one pair.
+
+    Pages that show the contact's email in a column of their own pass `with_email=False`.
+    """
     try:
         stored = json.loads(new_value)
     except ValueError:
         stored = None
     if not isinstance(stored, dict):
-        return [(field_label("email"), new_value)] if new_value else []
-    return [(field_label(key), str(stored[key])) for key in INITIAL_FIELDS if stored.get(key)]
+        return [(field_label("email"), new_value)] if new_value and with_email else []
+    keys = INITIAL_FIELDS if with_email else INITIAL_FIELDS[1:]
+    return [(field_label(key), _shown(key, stored[key])) for key in keys if stored.get(key)]
+
+
+def _shown(key: str, value: object) -> str:
+    if key == "mailbox":
+        return str(MAILBOX_LABELS.get(str(value), value))
+    return str(value)
 
 
 def initial_values_text(new_value: str) -> str:

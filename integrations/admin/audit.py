@@ -8,13 +8,11 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from integrations.admin.base import IntegrationAdmin
+from integrations.audit_format import field_label, initial_values_text
 from integrations.models import FieldChange
 from integrations.sync.plan import AUDITED_FIELDS
 
-FIELD_LABELS = {
-    FieldChange.CREATED: "Contact created",
-    **{name: name.replace("_", " ").capitalize() for name in AUDITED_FIELDS},
-}
+FIELD_CHOICES = [(name, field_label(name)) for name in (FieldChange.CREATED, *AUDITED_FIELDS)]
 
 
 class FieldFilter(admin.SimpleListFilter):
@@ -24,7 +22,7 @@ class FieldFilter(admin.SimpleListFilter):
     parameter_name = "field"
 
     def lookups(self, request: HttpRequest, model_admin):
-        return list(FIELD_LABELS.items())
+        return FIELD_CHOICES
 
     def queryset(self, request: HttpRequest, queryset):
         if self.value():
@@ -55,12 +53,12 @@ class FieldChangeAdmin(IntegrationAdmin):
 
     @admin.display(description="Field", ordering="field")
     def field_label(self, change: FieldChange) -> str:
-        return FIELD_LABELS.get(change.field, change.field)
+        return field_label(change.field)
 
     @admin.display(description="Old → new")
     def old_to_new(self, change: FieldChange):
         if change.field == FieldChange.CREATED:
-            return "–"
+            return initial_values_text(change.new_value)  # what the contact was created with
         return format_html("{} → {}", change.old_value or "(empty)", change.new_value or "(empty)")
 
     @admin.display(description="Run", ordering="run")

@@ -124,7 +124,7 @@ def _row(change: FieldChange) -> dict:
         "change": change,
         "label": field_label(change.field),
         "created": created,
-        "initial": initial_values(change.new_value) if created else [],
+        "initial": initial_values(change.new_value, with_email=False) if created else [],
     }
 
 

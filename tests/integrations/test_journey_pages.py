@@ -249,3 +249,24 @@ def test_the_admin_marks_a_synced_contacts_directory_fields_and_not_a_typed_ones
     assert synced_page.count("the next sync overwrites a change made here") == 5
     assert "Managed by Microsoft Entra ID" in synced_page
     assert "Managed by Microsoft Entra ID" not in typed_page
+
+
+def test_a_created_mailbox_shows_its_kind_and_display_name_in_the_audit_log(
+    mapped, directory, sync, customer_member
+):
+    add_person(
+        directory,
+        purpose="room",
+        givenName=None,
+        surname=None,
+        displayName="Room Milan 1.04",
+        mail="room@contoso.com",
+        accountEnabled=False,
+        assignedLicenses=[],
+    )
+    sync(mapped)
+
+    page = client_for(customer_member).get(url("audit", mapped.customer)).content.decode()
+
+    assert "<dt>First name</dt><dd>Room Milan 1.04</dd>" in page
+    assert "<dt>Mailbox</dt><dd>Room mailbox</dd>" in page
