@@ -171,6 +171,9 @@ def resolve_choices(*, connection: AzureConnection, choices: list[MappingChoice]
         key = value_key(choice.value)
         if not key:
             continue
+        # A key chosen twice (a forged form) takes its last choice, in the preview as in the save.
+        site_by_value.pop(key, None)
+        unmapped.discard(key)
         if choice.target is None:
             unmapped.add(key)
             continue
@@ -185,6 +188,8 @@ def resolve_choices(*, connection: AzureConnection, choices: list[MappingChoice]
             site_by_value[key] = int(choice.target)
         else:
             raise MappingError(gettext("That site belongs to another customer."))
+    used = set(site_by_value.values())
+    new_sites = {pk: name for pk, name in new_sites.items() if pk in used}
     return ResolvedMapping(site_by_value=site_by_value, new_sites=new_sites, unmapped=frozenset(unmapped))
 
 
@@ -210,18 +215,6 @@ def mapping_save(*, connection: AzureConnection, attribute: str, choices: list[M
                 changed |= current.get(key) != site.pk
                 mapping_set(connection=connection, value=choice.value, site=site)
     return changed
-
-
-def proposed_mapping(
-    *, connection: AzureConnection, choices: list[MappingChoice]
-) -> tuple[dict[str, int], dict[int, str]]:
-    """The value → site map a preview plans with, without saving anything.
-
-    Sites still to be created get placeholder (negative) ids; returns the map
-    and the placeholder names, so the preview can name them.
-    """
-    resolved = resolve_choices(connection=connection, choices=choices)
-    return resolved.site_by_value, resolved.new_sites
 
 
 def mapping_preview(*, connection: AzureConnection, attribute: str, choices: list[MappingChoice]) -> dict:

@@ -270,3 +270,24 @@ def test_a_created_mailbox_shows_its_kind_and_display_name_in_the_audit_log(
 
     assert "<dt>First name</dt><dd>Room Milan 1.04</dd>" in page
     assert "<dt>Mailbox</dt><dd>Room mailbox</dd>" in page
+
+
+def test_a_value_sent_twice_takes_its_last_choice_in_the_preview_and_the_save(
+    read_directory, customer, customer_admin
+):
+    form = {
+        "attribute": "officeLocation",
+        "rows": "2",
+        "value-0": "london",
+        "target-0": NEW_SITE,
+        "value-1": "LONDON",
+        "target-1": "",
+    }
+    client = client_for(customer_admin)
+
+    preview = client.post(url("mapping", customer), {**form, "action": "preview"}).content.decode()
+    client.post(url("mapping", customer), {**form, "action": "save"})
+
+    assert "<strong>create 0</strong>" in preview and "Sites to create" not in preview
+    assert not Site.objects.filter(customer=customer).exists()
+    assert not SiteMapping.objects.filter(connection=read_directory).exists()
