@@ -71,7 +71,7 @@ mkdir -p "$VAR"
 rm -f "$VAR/simulator.env"
 start simulator "$PY" manage.py microsoft_simulator --port "${SIMULATOR_PORT:-8443}" \
     --users "${SIMULATOR_USERS:-2000}" --seed 1 --state-file "$VAR/simulator-state.json" \
-    --ca-path "$VAR/simulator-ca.pem"
+    --ca-path "$VAR/simulator-ca.pem" --browser-port "${SIMULATOR_BROWSER_PORT:-8442}"
 for _ in $(seq 1 150); do
     [ -s "$VAR/simulator.env" ] && break
     sleep 0.2

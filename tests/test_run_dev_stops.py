@@ -64,13 +64,14 @@ def _alive(pids: set[int]) -> list[str]:
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 def test_ctrl_c_stops_make_run_and_every_process_it_started_within_seconds(tmp_path):
-    port, simulator_port = _free_port(), _free_port()
+    port, simulator_port, browser_port = _free_port(), _free_port(), _free_port()
     env = {
         **os.environ,
         "VENV": str(ROOT / ".venv"),
         "PORTAL_HOST": "127.0.0.1",
         "PORTAL_PORT": str(port),
         "SIMULATOR_PORT": str(simulator_port),
+        "SIMULATOR_BROWSER_PORT": str(browser_port),
         "SIMULATOR_USERS": "40",
         "RUN_DEV_VAR": str(tmp_path / "var"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",

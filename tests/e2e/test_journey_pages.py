@@ -1,6 +1,6 @@
 """Browser journeys of the finished pages, in a real Chromium against the live portal:
 a run that ends before the page's first poll, a member's 403 page, a site page at
-phone width. Screenshots go to test-artifacts/screenshots/ (copied to docs/screenshots/)."""
+phone width, and the demo's sign-in page over plain HTTP. Screenshots go to test-artifacts/screenshots/ (copied to docs/screenshots/)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import re
 import pytest
 from django.contrib.auth.models import User
 
+from integrations.graph import tokens
 from integrations.models import AzureConnection, SiteMapping, SyncRun
 from integrations.sync.runner import run_sync
+from microsoft_simulator.server import start_simulator
 from portal.customers.models import Contact, Membership, Site
+from tests.e2e.conftest import CONTOSO, CONTOSO_ADMIN
 from tests.e2e.test_browser_journeys import chromium, contoso, log_in, page, shot  # noqa: F401
 from tests.integrations.fakes import FakeDirectory
 
@@ -125,3 +128,34 @@ def test_a_site_page_is_usable_at_phone_width(mapped_contoso, live_server, chrom
         shot(phone, "site-375px")
     finally:
         context.close()
+
+
+def test_the_demo_sign_in_page_is_plain_http_and_the_connection_still_completes(
+    contoso,  # noqa: F811
+    live_server,
+    page,  # noqa: F811
+    settings,
+):
+    sim = start_simulator(users=30, seed=1, tenants=3, browser_port=0)
+    try:
+        for name, value in sim.settings().items():
+            setattr(settings, name, value)
+        tokens.reset_token_cache()
+        log_in(page, live_server, "contoso-admin", "admin-pass-123")
+        page.wait_for_url(re.compile(r"/$"))
+        page.click("text=Contoso Ltd")
+        page.click("text=Milan")
+        page.click("button:has-text('Import from Azure AD')")
+
+        page.wait_for_url(re.compile(r"http://127\.0\.0\.1:\d+/organizations/oauth2/v2\.0/authorize"))
+        assert page.url.startswith(sim.simulator.browser_base_url)  # no certificate for a browser to doubt
+        shot(page, "simulator-sign-in-http")
+        page.click(f'button[data-login="{CONTOSO_ADMIN}"]')
+        page.wait_for_url(re.compile(r"/adminconsent"))
+        page.click('button[data-action="accept"]')
+        page.wait_for_url(re.compile(r"/integrations/azure/customers/\d+/mapping/"))
+
+        assert AzureConnection.objects.get(customer=contoso).tenant_id == CONTOSO
+    finally:
+        tokens.reset_token_cache()
+        sim.stop()
