@@ -23,7 +23,9 @@ def contact_history(contact) -> list[dict]:
             "change": change,
             "label": field_label(change.field),
             "created": change.field == FieldChange.CREATED,
-            "initial": initial_values(change.new_value) if change.field == FieldChange.CREATED else [],
+            "initial": initial_values(change.new_value, with_email=False)
+            if change.field == FieldChange.CREATED
+            else [],
         }
         for change in changes
     ]

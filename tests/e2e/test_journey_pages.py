@@ -126,6 +126,17 @@ def test_a_site_page_is_usable_at_phone_width(mapped_contoso, live_server, chrom
             assert phone.locator(f".badge:has-text('{badge}')").count() == 1
         assert phone.locator("text=Accounts Milan").count() == 1  # a mailbox has its display name
         shot(phone, "site-375px")
+
+        for path in (
+            f"/integrations/azure/customers/{connection.customer_id}/",
+            f"/integrations/azure/customers/{connection.customer_id}/audit/",
+            f"/integrations/azure/customers/{connection.customer_id}/runs/",
+            f"/customers/{connection.customer_id}/contacts/{Contact.objects.get(mailbox_purpose='room').pk}/",
+        ):
+            phone.goto(f"{live_server.url}{path}")
+            width = phone.evaluate("document.documentElement.scrollWidth")
+            assert width <= 375, f"{path} is {width}px wide on a 375px screen"
+        shot(phone, "contact-375px")
     finally:
         context.close()
 
