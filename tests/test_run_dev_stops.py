@@ -113,6 +113,7 @@ def test_ctrl_c_stops_make_run_and_every_process_it_started_within_seconds(tmp_p
                 os.kill(pid, signal.SIGKILL)
 
     log.seek(0)
+    print(f"make run stopped {took:.1f}s after Ctrl-C; processes left: {len(left)}")
     assert took < STOP_WITHIN_SECONDS, f"stopped in {took:.1f}s\n{log.read()[-3000:]}"
     assert not left, f"processes left after Ctrl-C: {left}"
 
