@@ -47,6 +47,7 @@ users = st.lists(
         st.sampled_from(TITLES),
         st.sampled_from(KINDS),
         st.booleans(),  # email in upper case
+        st.sampled_from(OFFICES),  # department
     ),
     max_size=10,
 )
@@ -59,11 +60,12 @@ sites = st.lists(st.sampled_from(SITE_NAMES), unique=True, max_size=4)
 
 
 def _add_user(directory: FakeDirectory, row: tuple) -> None:
-    index, office, given_name, surname, title, kind, upper = row
+    index, office, given_name, surname, title, kind, upper, department = row
     mail = f"user{index}@contoso.com"
     props = {
         "mail": mail.upper() if upper else mail,
         "officeLocation": office,
+        "department": department,
         "givenName": given_name,
         "surname": surname,
         "jobTitle": title,
@@ -79,8 +81,8 @@ def _add_user(directory: FakeDirectory, row: tuple) -> None:
     directory.add(purpose=purpose, **props)
 
 
-def _choices(data, connection: AzureConnection, site_ids: list[int]) -> list[MappingChoice]:
-    values = mapping_service.attribute_values(connection=connection)
+def _choices(data, connection: AzureConnection, attribute: str, site_ids: list[int]) -> list[MappingChoice]:
+    values = mapping_service.attribute_values(connection=connection, attribute=attribute)
     targets = [None, NEW_SITE, *site_ids]
     return [MappingChoice(value=v.value, target=data.draw(st.sampled_from(targets))) for v in values]
 
@@ -170,14 +172,18 @@ def test_the_preview_counts_and_sample_are_what_the_following_run_writes(
             for _round in range(2):
                 connection.refresh_from_db()
                 site_ids = list(Site.objects.filter(customer=customer).values_list("pk", flat=True))
-                choices = _choices(data, connection, site_ids)
+                # The second round may switch the attribute, which replaces the whole mapping.
+                attribute = (
+                    data.draw(st.sampled_from(["officeLocation", "department"]))
+                    if _round
+                    else "officeLocation"
+                )
+                choices = _choices(data, connection, attribute, site_ids)
                 preview = mapping_service.mapping_preview(
-                    connection=connection, attribute=connection.mapping_attribute, choices=choices
+                    connection=connection, attribute=attribute, choices=choices
                 )
                 sites_before = set(Site.objects.filter(customer=customer).values_list("name", flat=True))
-                mapping_service.mapping_save(
-                    connection=connection, attribute=connection.mapping_attribute, choices=choices
-                )
+                mapping_service.mapping_save(connection=connection, attribute=attribute, choices=choices)
                 run = _sync(connection, directory)
                 _assert_preview_is_the_run(preview, run, sites_before)
                 # Local edits the next sync must overwrite (R9), and one moved contact.
