@@ -74,6 +74,7 @@ class MirrorUser(NamedTuple):
     user_type: str = "Member"
     has_license: bool | None = None
     purpose: str = ""
+    display_name: str = ""
 
 
 class ContactState(NamedTuple):
@@ -88,6 +89,7 @@ class ContactState(NamedTuple):
     site_id: int | None = None
     is_shared_mailbox: bool = False
     azure_object_id: str | None = None
+    mailbox_purpose: str = ""
 
 
 class FieldUpdate(NamedTuple):
@@ -105,6 +107,7 @@ class ContactCreate(NamedTuple):
     mobile_phone: str
     site_id: int
     is_shared_mailbox: bool
+    mailbox_purpose: str = ""
 
 
 class ContactUpdate(NamedTuple):
@@ -156,6 +159,28 @@ def is_mailbox(user: MirrorUser) -> bool:
     if user.purpose:
         return user.purpose in MAILBOX_PURPOSES
     return user.account_enabled is False and user.has_license is False and bool(user.mail.strip())
+
+
+def mailbox_purpose(user: MirrorUser) -> str:
+    """shared, room or equipment for a mailbox (the fallback shape counts as shared), else ""."""
+    if user.purpose in MAILBOX_PURPOSES:
+        return user.purpose
+    return "shared" if is_mailbox(user) else ""
+
+
+NAME_MAX_LENGTH = 64
+
+
+def directory_name(user: MirrorUser) -> tuple[str, str]:
+    """The contact's (first name, last name) from the directory.
+
+    Given name and surname when Entra has either; otherwise (shared, room and
+    equipment mailboxes have neither) the display name becomes the first name
+    and the last name stays empty, so no contact is nameless. See README.md, "Names and mailboxes".
+    """
+    if user.given_name.strip() or user.surname.strip():
+        return user.given_name, user.surname
+    return user.display_name.strip()[:NAME_MAX_LENGTH], ""
 
 
 def _looks_like_email(email: str) -> bool:
@@ -238,31 +263,35 @@ def _build_plan(
 
     contacts_by_email = {email_key(contact.email): contact for contact in contacts}
     for key, (user, email, site_id) in candidates.items():
-        shared = is_mailbox(user)
+        purpose = mailbox_purpose(user)
+        shared = bool(purpose)
+        first_name, last_name = directory_name(user)
         contact = contacts_by_email.get(key)
         if contact is None:
             plan.creates.append(
                 ContactCreate(
                     object_id=user.object_id,
                     email=email,
-                    first_name=user.given_name,
-                    last_name=user.surname,
+                    first_name=first_name,
+                    last_name=last_name,
                     job_title=user.job_title,
                     mobile_phone=user.mobile_phone,
                     site_id=site_id,
                     is_shared_mailbox=shared,
+                    mailbox_purpose=purpose,
                 )
             )
             continue
         if (
             # The common case, compared in one go: nothing differs.
-            contact[2:7] == (user.given_name, user.surname, user.job_title, user.mobile_phone, site_id)
+            contact[2:7] == (first_name, last_name, user.job_title, user.mobile_phone, site_id)
             and contact.azure_object_id == user.object_id
             and contact.is_shared_mailbox == shared
+            and contact.mailbox_purpose == purpose
         ):
             plan.unchanged += 1
             continue
-        update = _diff(contact, user, site_id, shared, site_names)
+        update = _diff(contact, user, site_id, purpose, site_names)
         if update is None:
             plan.unchanged += 1
         else:
@@ -290,13 +319,21 @@ def _admit(user: MirrorUser, value: str, site_by_value: Mapping[str, int]) -> tu
 
 
 def _diff(
-    contact: ContactState, user: MirrorUser, site_id: int, shared: bool, site_names: Mapping[int, str]
+    contact: ContactState, user: MirrorUser, site_id: int, purpose: str, site_names: Mapping[int, str]
 ) -> ContactUpdate | None:
     """The fields of `contact` that differ from the directory; None when none do."""
     changes: list[FieldUpdate] = []
     values: dict[str, object] = {}
+    shared = bool(purpose)
+    first_name, last_name = directory_name(user)
     for contact_field, user_attribute in SYNCED_FIELDS.items():
-        old, new = getattr(contact, contact_field), getattr(user, user_attribute)
+        old = getattr(contact, contact_field)
+        if contact_field == "first_name":
+            new = first_name
+        elif contact_field == "last_name":
+            new = last_name
+        else:
+            new = getattr(user, user_attribute)
         if old != new:
             changes.append(FieldUpdate(contact_field, old, new))
             values[contact_field] = new
@@ -309,6 +346,8 @@ def _diff(
         values["azure_object_id"] = user.object_id
     if contact.is_shared_mailbox != shared:
         values["is_shared_mailbox"] = shared
+    if contact.mailbox_purpose != purpose:
+        values["mailbox_purpose"] = purpose
     if not values:
         return None
     return ContactUpdate(
