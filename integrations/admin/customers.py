@@ -29,7 +29,7 @@ def _tools_context(request: HttpRequest, customer: Customer) -> dict:
 
 
 class IntegrationHealthFilter(admin.SimpleListFilter):
-    """Customers by the state of their Entra ID connection."""
+    """Customers by the state of their Microsoft Entra ID connection."""
 
     title = _("integration health")
     parameter_name = "integration"
@@ -77,7 +77,7 @@ class CustomerIntegrationAdminMixin(IntegrationPermissionMixin):
             return filters
         return [item for item in filters if item is not IntegrationHealthFilter]
 
-    @admin.display(description=_("Entra ID"), ordering="azure_connection__tenant_name")
+    @admin.display(description=_("Microsoft Entra ID"), ordering="azure_connection__tenant_name")
     def integration(self, customer: Customer) -> str:
         connection = connection_of(customer)
         if connection is None:
