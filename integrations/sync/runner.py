@@ -247,11 +247,13 @@ def plan_for_connection(
     mapping: dict[str, int] | None = None,
     attribute: str | None = None,
     new_sites: dict[int, str] | None = None,
+    policy: dict[str, object] | None = None,
 ) -> SyncPlan:
     """The plan for a connection from its mirror.
 
     `mapping`, `attribute` and `new_sites` (placeholder ids of sites still to
-    be created) let the mapping editor preview unsaved choices.
+    be created) let the mapping editor preview unsaved choices; `policy`
+    (field name → value) lets the policy page preview unsaved policies.
     """
     attribute = attribute or connection.mapping_attribute
     site_by_value = mapping if mapping is not None else loaders.site_by_value(connection)
@@ -261,6 +263,7 @@ def plan_for_connection(
         site_by_value=site_by_value,
         contacts=loaders.contact_states(connection.customer_id),
         site_names={**loaders.site_names(connection.customer_id), **(new_sites or {})},
+        policy=loaders.plan_policy(connection, **(policy or {})),
     )
 
 
