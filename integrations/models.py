@@ -334,8 +334,9 @@ class SyncRun(models.Model):
     error_kind = models.CharField(max_length=30, blank=True)
     # For dry runs: a sample of the planned changes (the preview).
     preview = models.JSONField(default=dict, blank=True)
-    # Pinned fields whose directory value differs: {"count": n, "sample": [...]} (design.md §6.2).
-    divergences = models.JSONField(default=dict, blank=True)
+    # What the connection's policies did (design.md §6.2): deactivated, reactivated, renamed,
+    # and the pinned fields whose directory value differs ({"count": n, "sample": [...]}).
+    policy_summary = models.JSONField(default=dict, blank=True)
 
     # Safety net (section 6.1): the run an undo reverts, the held run an approval applies,
     # and what a person decided about this run if it was held.

@@ -51,7 +51,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="syncrun",
-            name="divergences",
+            name="policy_summary",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.CreateModel(

@@ -29,7 +29,9 @@ from integrations.sync.lease import Lease, LeaseLost, holder_run_id
 from integrations.sync.mirror import mark_unseen_removed, write_page
 from integrations.sync.pipeline import read_ahead
 from integrations.sync.plan import SyncPlan, build_plan
+from integrations.sync.policy_summary import has_effect, policy_summary
 from integrations.sync.preview import summarize_plan
+from integrations.sync.scope import refresh_scope_members
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ class DirectoryClient(Protocol):
     def iter_user_delta(self, delta_link: str | None = None) -> Iterator[UserPage]: ...
 
     def get_mailbox_purposes(self, object_ids: Sequence[str]) -> dict[str, str]: ...
+
+    def iter_group_user_ids(self, group_id: str) -> Iterator[str]: ...
 
 
 def default_client_factory(tenant_id: str) -> DirectoryClient:
@@ -152,6 +156,7 @@ def _execute(
         run.phase = "classifying"
         run.save_fields("phase")
         warnings = classify_disabled_users(connection, client.get_mailbox_purposes, on_chunk=lease.renew)
+        _read_scope(connection, run, lease, client)
 
     run.phase = "planning"
     run.save_fields("phase")
@@ -183,6 +188,15 @@ def _execute(
             "they will be updated at the next run."
         )
     run.save_fields("created", "updated", "fields_changed", "warnings")
+
+
+def _read_scope(connection: AzureConnection, run: SyncRun, lease: Lease, client: DirectoryClient) -> None:
+    """Group scope (design.md §6.2): the chosen groups' members, read on every run."""
+    if not connection.scope_groups:
+        return
+    run.phase = "scoping"
+    run.save_fields("phase")
+    refresh_scope_members(connection, client, guard=lease.renew)
 
 
 def _fetch(
@@ -275,6 +289,15 @@ def _record_plan(run: SyncRun, plan: SyncPlan) -> None:
     run.skipped_by_reason = dict(sorted(plan.skips.items()))
     run.fields_changed = plan.field_change_count
     run.save_fields("created", "updated", "unchanged", "skipped", "skipped_by_reason", "fields_changed")
+    _record_policy_effects(run, plan)
+
+
+def _record_policy_effects(run: SyncRun, plan: SyncPlan) -> None:
+    """Deactivations, renames and pinned fields' divergences on the run (design.md §6.2)."""
+    summary = policy_summary(plan)
+    if has_effect(summary):
+        run.policy_summary = summary
+        run.save_fields("policy_summary")
 
 
 def _summarize_notes(notes: list[str]) -> list[str]:
