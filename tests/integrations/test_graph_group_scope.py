@@ -45,7 +45,7 @@ def test_it_pages_through_the_transitive_user_members():
 
 @responses.activate
 def test_it_asks_for_a_new_consent_when_the_token_lacks_group_member_read():
-    with pytest.raises(ConsentRequiredError, match="GroupMember.Read.All"):
+    with pytest.raises(ConsentRequiredError, match=r"GroupMember\.Read\.All"):
         list(iter_group_user_ids(client(), GROUP))
 
     assert len(responses.calls) == 0

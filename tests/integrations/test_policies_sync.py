@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from integrations.models import FieldChange, SyncRun
-from integrations.sync import brake
 from integrations.sync.runner import plan_for_connection
 from portal.customers.models import Contact, ContactPin
 from tests.integrations.fakes import object_id

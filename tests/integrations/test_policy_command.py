@@ -83,7 +83,7 @@ def test_a_repeated_change_changes_and_records_nothing(connection):
 
 
 @pytest.mark.parametrize(
-    "args, message",
+    ("args", "message"),
     [
         (["--scope-group", "not-a-guid"], "GUID"),
         (["--brake", "0"], "between 1 and 100"),
