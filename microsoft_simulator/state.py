@@ -301,9 +301,18 @@ class SimulatorState:
                         "users": len(directory.users),
                         "version": directory.version,
                         "consent": None if consent is None else {"roles": list(consent.roles)},
+                        "groups": _group_summary(directory),
                     }
                 )
             return {"tenants": tenants, "knobs": self.knobs.as_dict(), "requests_served": len(self.requests)}
+
+
+def _group_summary(directory: Directory) -> list[dict[str, Any]]:
+    from .groups import groups_of
+
+    return [
+        {"id": g.id, "name": g.displayName, "members": len(g.members)} for g in groups_of(directory).values()
+    ]
 
 
 def load_state_file(path: Path) -> dict[str, Any] | None:
