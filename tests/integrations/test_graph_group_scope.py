@@ -21,7 +21,9 @@ def graph_settings(settings):
 
 
 def client(*roles: str) -> GraphClient:
-    return GraphClient(TENANT, token_getter=TokenRecorder(roles=(USER_READ_ALL, *roles)), sleep=lambda s: None)
+    return GraphClient(
+        TENANT, token_getter=TokenRecorder(roles=(USER_READ_ALL, *roles)), sleep=lambda s: None
+    )
 
 
 @responses.activate
@@ -53,7 +55,9 @@ def test_it_asks_for_a_new_consent_when_the_token_lacks_group_member_read():
 
 @responses.activate
 def test_a_403_from_graph_also_means_consent_again():
-    responses.get(FIRST, status=403, json=graph_error("Authorization_RequestDenied", "Insufficient privileges"))
+    responses.get(
+        FIRST, status=403, json=graph_error("Authorization_RequestDenied", "Insufficient privileges")
+    )
 
     with pytest.raises(ConsentRequiredError):
         list(iter_group_user_ids(client("Directory.Read.All"), GROUP))

@@ -329,3 +329,32 @@ def test_the_policy_preview_equals_the_run(mapped, directory, sync, policy):
         + [(u.email, ch.field, ch.new) for u in preview.updates for ch in u.changes]
     )
     assert written == planned
+
+
+# -- undo puts the policies' writes back too (section 6.1 × 6.2) ------------------------------
+def test_undoing_a_run_reactivates_what_it_deactivated_and_renames_back(mapped, directory, sync):
+    from integrations.services.undo import execute_undo, undo_start
+
+    set_policy(mapped, leavers="deactivate", identity="object")
+    gone = add_person(directory, 1)
+    renamed = add_person(directory, 2)
+    sync(mapped)
+    directory.remove(gone)
+    directory.update(renamed, mail="renamed@contoso.com")
+    run = sync(mapped)
+    assert sorted(Contact.objects.values_list("email", "is_active")) == [
+        ("p1@contoso.com", False),
+        ("renamed@contoso.com", True),
+    ]
+
+    undo = execute_undo(undo_start(run=run, requested_by=None, hand_to_worker=False))
+
+    assert undo.status == SyncRun.Status.SUCCEEDED
+    assert sorted(Contact.objects.values_list("email", "is_active")) == [
+        ("p1@contoso.com", True),
+        ("p2@contoso.com", True),
+    ]
+    assert sorted(FieldChange.objects.filter(run=undo).values_list("field", "old_value", "new_value")) == [
+        ("email", "renamed@contoso.com", "p2@contoso.com"),
+        ("is_active", "False", "True"),
+    ]

@@ -156,6 +156,8 @@ def test_a_replayed_save_changes_nothing_more(client, customer_admin, connection
 def test_the_connection_admin_shows_the_policies_and_links_to_the_page(client, superuser, connection):
     client.force_login(superuser)
 
-    html = client.get(reverse("admin:integrations_azureconnection_change", args=[connection.pk])).content.decode()
+    html = client.get(
+        reverse("admin:integrations_azureconnection_change", args=[connection.pk])
+    ).content.decode()
 
     assert "Policies" in html and page(connection.customer) in html
