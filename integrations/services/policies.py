@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from integrations.models import AzureConnection, Identity, Leavers
 from integrations.sync.plan import SYNCED_FIELDS
 from portal.activity import services as activity
+from portal.customers.models import ContactPin
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 MAX_SCOPE_GROUPS = 20
@@ -164,3 +165,37 @@ def describe(policy: Policy) -> list[tuple[str, str]]:
             f"{brake}%" + ("" if policy.brake_percent is not None else " " + _("(default)")),
         ),
     ]
+
+
+PINNABLE_FIELDS = tuple(name for name, _label in ContactPin.FIELDS)
+
+
+def contact_pins_set(
+    *, contact, fields: list[str], actor: AbstractBaseUser | None
+) -> tuple[set[str], set[str]]:
+    """Pin exactly `fields` of `contact` (the sync leaves them); returns (added, removed),
+    recorded in the activity log with the author when anything changed."""
+    wanted = set(fields)
+    unknown = wanted - set(PINNABLE_FIELDS)
+    if unknown:
+        raise PolicyError(_("Unknown field(s): %(fields)s.") % {"fields": ", ".join(sorted(unknown))})
+    with transaction.atomic():
+        current = set(ContactPin.objects.filter(contact=contact).values_list("field", flat=True))
+        added, removed = wanted - current, current - wanted
+        if not added and not removed:
+            return added, removed
+        ContactPin.objects.filter(contact=contact, field__in=removed).delete()
+        user = actor if actor is not None and actor.is_authenticated else None
+        ContactPin.objects.bulk_create(
+            [ContactPin(contact=contact, field=f, pinned_by=user) for f in sorted(added)]
+        )
+        activity.record(
+            activity.Kind.POLICY_CHANGED,
+            actor=actor,
+            customer=contact.customer,
+            target=_("pinned fields of %(email)s") % {"email": contact.email},
+            old=sorted(current),
+            new=sorted(wanted),
+            details={"contact_id": contact.pk, "added": sorted(added), "removed": sorted(removed)},
+        )
+    return added, removed

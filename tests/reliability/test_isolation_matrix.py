@@ -230,6 +230,13 @@ MATRIX = [
         MANAGER_POST,
         data=MAPPING_TO_B,
     ),
+    Row(
+        "contact pins",
+        "integrations:contact_pins",
+        "get",
+        lambda w: reverse("integrations:contact_pins", args=[w.a.pk, w.a.contacts.first().pk]),
+        MANAGER_GET,
+    ),
     Row("policies", "integrations:policies", "get", url("integrations:policies", a_id), MANAGER_GET),
     Row(
         "policies preview",
