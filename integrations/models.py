@@ -11,6 +11,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from integrations.sync.values import value_key
 from portal.customers.models import Contact, Customer, Site
@@ -43,15 +44,15 @@ class PauseReason(models.TextChoices):
 class Leavers(models.TextChoices):
     """What happens to a contact whose directory user left (design.md §6.2)."""
 
-    KEEP = "keep", "Keep the contact as it is"
-    DEACTIVATE = "deactivate", "Deactivate the contact (reactivated if the user comes back)"
+    KEEP = "keep", _("Keep the contact as it is")
+    DEACTIVATE = "deactivate", _("Deactivate the contact (reactivated if the user comes back)")
 
 
 class Identity(models.TextChoices):
     """How a directory user finds its contact (design.md §6.2)."""
 
-    EMAIL = "email", "By email (an email change makes a new contact)"
-    OBJECT = "object", "By directory object (the contact follows renames)"
+    EMAIL = "email", _("By email (an email change makes a new contact)")
+    OBJECT = "object", _("By directory object (the contact follows renames)")
 
 
 class AzureConnection(models.Model):
