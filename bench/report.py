@@ -109,11 +109,23 @@ def render(result: dict[str, Any]) -> str:
                 f"{name} {naive[name]['seconds']:.1f} s" for name in ("initial", *NAIVE_FOR) if name in naive
             )
             lines.append(f"  naive reference measured on {naive['users']:,} users: {measured}")
+    for backend in result["backends"].values():
+        trips = backend.get("round_trips")
+        if trips:
+            lines += ["", _round_trip_text(trips)]
     lines += ["", "Targets:"]
     for target in result.get("targets", []):
         mark = "met" if target["met"] else "NOT MET"
         lines.append(f"  [{mark:>7}] {target['name']}: {target['value']} (target {target['limit']})")
     return "\n".join(lines)
+
+
+def _round_trip_text(trips: dict[str, Any]) -> str:
+    return (
+        f"  initial import of {trips['users']:,} with {trips['latency_ms']:g} ms per Microsoft request: "
+        f"{trips['seconds']:.2f} s for {trips['requests_made']:,} Graph requests "
+        f"(round-trip floor {trips['floor_seconds']:.2f} s, {_fmt(trips['x_floor'], '{:.2f}x')})"
+    )
 
 
 def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -218,6 +230,18 @@ def markdown(result: dict[str, Any]) -> str:
                 f"{phases.get('plan', 0):.2f} | {phases.get('apply', 0):.2f} | {other:.2f} | "
                 f"{_fmt(row['wal_mb'], '{:.0f}')} |"
             )
+    for backend in result["backends"].values():
+        trips = backend.get("round_trips")
+        if trips:
+            lines += [
+                "",
+                f"With {trips['latency_ms']:g} ms added to every Microsoft request ({backend['label']}):",
+                "",
+                "| scenario | users | seconds | Graph requests | round-trip floor s | × floor |",
+                "| --- | ---: | ---: | ---: | ---: | ---: |",
+                f"| initial import | {trips['users']:,} | {trips['seconds']:.2f} | {trips['requests_made']:,} | "
+                f"{trips['floor_seconds']:.2f} | {_fmt(trips['x_floor'], '{:.2f}×')} |",
+            ]
     lines += ["", "Targets, checked on the figures of this one run:", ""]
     for target in result.get("targets", []):
         mark = "met" if target["met"] else "**not met**"

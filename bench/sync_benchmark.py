@@ -1,6 +1,8 @@
 """End-to-end benchmark of the Entra ID sync: `run_sync` with the real
-GraphClient, over loopback HTTPS (999-user pages), against the local Microsoft
-simulator running in its own process, on PostgreSQL and on SQLite.
+GraphClient, over loopback HTTPS, against the local Microsoft simulator
+running in its own process with Microsoft's page sizes (a full pass: the
+delta baseline, then /users at 999 per page; delta rounds: pages of 200),
+on PostgreSQL and on SQLite.
 
     .venv/bin/python bench/sync_benchmark.py            # every figure (~10 minutes)
     .venv/bin/python bench/sync_benchmark.py --smoke    # 1,000 users, seconds
@@ -8,7 +10,10 @@ simulator running in its own process, on PostgreSQL and on SQLite.
 Scenarios on the main tenant (`--users`, default 100,000): the initial import,
 a re-sync with no change, a re-sync with 1 % of users changed, a re-sync with
 every user's title changed; then initial imports at `--sizes` (10,000 and
-300,000) to check linearity. References: the floor (PostgreSQL COPY of the
+300,000) to check linearity; then, on PostgreSQL, the initial import again
+with `--latency-ms` (100) added to every simulated Microsoft request, against
+its round-trip floor: the Graph requests the run made times that latency
+(round trips, not our CPU, bound a real import). References: the floor (PostgreSQL COPY of the
 same rows into tables with the same indexes) and a naive implementation (one
 query per user) run on `--naive-users` and extrapolated linearly.
 
@@ -42,7 +47,13 @@ from bench.databases import PostgresBench, SqliteBench, machine, wait_until_quie
 from bench.simulator_process import SimulatorProcess  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
-DEFAULTS = {"users": 100_000, "sizes": [10_000, 300_000], "naive_users": 10_000, "repeat": 3}
+DEFAULTS = {
+    "users": 100_000,
+    "sizes": [10_000, 300_000],
+    "naive_users": 10_000,
+    "repeat": 3,
+    "latency_ms": 100.0,
+}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -58,6 +69,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--naive-users", type=int, default=DEFAULTS["naive_users"])
     parser.add_argument(
         "--repeat", type=int, default=DEFAULTS["repeat"], help="runs of each re-sync (median)"
+    )
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=DEFAULTS["latency_ms"],
+        help="per-request latency of the round-trip scenario (PostgreSQL; 0: skip it)",
     )
     parser.add_argument("--backends", default="postgresql,sqlite")
     parser.add_argument("--skip-sqlite", action="store_true")
@@ -223,6 +240,36 @@ class Bench:
             )
         if not args.skip_naive:
             out["naive"] = self.run_naive(len(self.sizes) - 1)
+        if db.vendor == "postgresql" and args.latency_ms > 0:
+            out["round_trips"] = self.measure_round_trips(args.latency_ms)
+
+    def measure_round_trips(self, latency_ms: float) -> dict[str, Any]:
+        """The initial import with `latency_ms` added to every Microsoft request, and its floor."""
+        assert self.sim is not None
+        ids = self.fresh_connection(0)
+        wait_until_quiet(patience=self.args.patience)
+        self.sim.apply("set_knobs", knobs={"latency_ms": latency_ms})
+        try:
+            result = self.sync(ids, "initial")
+        finally:
+            self.sim.apply("set_knobs", knobs={"latency_ms": 0})
+        requests_made = result["run"]["requests_made"]
+        floor = requests_made * latency_ms / 1000
+        entry = {
+            "users": self.args.users,
+            "latency_ms": latency_ms,
+            "seconds": result["seconds"],
+            "requests_made": requests_made,
+            "floor_seconds": floor,
+            "x_floor": result["seconds"] / floor if floor else None,
+            "phases": result.get("phases", {}),
+            "run": result["run"],
+        }
+        say(
+            f"  {self.db.label:<10} {'initial, ' + format(latency_ms, 'g') + ' ms':<16} {self.args.users:>7} users"
+            f"  {entry['seconds']:7.2f} s  ({requests_made} Graph requests: round-trip floor {floor:.2f} s)"
+        )
+        return entry
 
     def measure(self, name: str, users: int, action, repeat: int = 1) -> dict[str, Any]:
         runs = []
@@ -290,7 +337,8 @@ class Bench:
                 "sizes": args.sizes,
                 "naive_users": args.naive_users,
                 "repeat": args.repeat,
-                "page_size": 999,
+                "page_size": "/users 999, /users/delta 200 (Microsoft's choice)",
+                "latency_ms": args.latency_ms,
                 "transport": "HTTPS over loopback, simulator in a separate process",
                 "rss": "getrusage(RUSAGE_SELF).ru_maxrss of the sync process (whole process)",
             },

@@ -144,7 +144,16 @@ def database_activity() -> dict[str, int]:
 
 
 def _counts(run: Any) -> dict[str, Any]:
-    names = ("fetched", "created", "updated", "unchanged", "skipped", "fields_changed", "full_pass")
+    names = (
+        "fetched",
+        "created",
+        "updated",
+        "unchanged",
+        "skipped",
+        "fields_changed",
+        "full_pass",
+        "requests_made",
+    )
     return {name: getattr(run, name) for name in names}
 
 

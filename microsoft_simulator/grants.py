@@ -44,6 +44,7 @@ TENANT_TEXT = (
     "correct cloud. Check with your subscription administrator, this may happen if there are no active "
     "subscriptions for the tenant."
 )
+MISSING_SP_TEXT = "The client application {client} is missing service principal in the tenant {tenant}."
 CODE_LIFETIME = 600
 
 
@@ -153,14 +154,10 @@ def _client_credentials(
         text = f"The resource principal named {resource} was not found in the tenant named {directory.spec.name}."
         return aad_error(400, "invalid_resource", 500011, text)
     tid = directory.spec.id
-    roles = sim.state.roles_for(tid)
-    if roles is None:
-        return aad_error(
-            400,
-            "unauthorized_client",
-            700016,
-            NOT_FOUND_TEXT.format(client=client_id, directory=directory.spec.name),
-        )
+    refusal = sim.state.token_refusal(tid)
+    if refusal is not None:
+        return _refused(refusal, client_id, directory)
+    roles = sim.state.roles_for(tid) or ()
     service_principal = str(uuid.uuid5(uuid.UUID(tid), client_id))
     claims: dict[str, Any] = {
         "aud": "https://graph.microsoft.com",
@@ -180,6 +177,19 @@ def _client_credentials(
     if roles:
         claims["roles"] = list(roles)
     return _issue(sim, {"access_token": sim.signer.sign(claims)})
+
+
+def _refused(code: int, client_id: str, directory: Directory) -> Response:
+    """Entra's answer to client credentials for an app that is not (or no longer) in the tenant."""
+    if code == 7000229:
+        text = MISSING_SP_TEXT.format(client=client_id, tenant=directory.spec.id)
+        return aad_error(400, "invalid_client", 7000229, text)
+    return aad_error(
+        400,
+        "unauthorized_client",
+        code,
+        NOT_FOUND_TEXT.format(client=client_id, directory=directory.spec.name),
+    )
 
 
 def _authorization_code(

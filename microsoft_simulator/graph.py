@@ -85,8 +85,14 @@ def _authenticate(sim: Simulator, header: str) -> Caller | Response:
         return _unauthorized("Access token validation failure. Unknown tenant.")
     app_only = claims.get("idtyp") == "app"
     if app_only and sim.state.roles_for(directory.spec.id) is None:
-        # Consent was revoked after the token was issued: the service principal is gone.
-        return _unauthorized("The service principal of this application no longer exists in the tenant.")
+        # The tenant removed the app after the token was issued: its service principal is gone.
+        # Reference: https://learn.microsoft.com/en-us/graph/errors
+        return graph_error(
+            401,
+            "Authorization_IdentityNotFound",
+            "The identity of the calling application could not be established.",
+            headers=[("WWW-Authenticate", WWW_AUTHENTICATE)],
+        )
     permissions = (
         frozenset(claims.get("roles") or ()) if app_only else frozenset(str(claims.get("scp", "")).split())
     )
@@ -96,6 +102,8 @@ def _authenticate(sim: Simulator, header: str) -> Caller | Response:
 def route(sim: Simulator, caller: Caller, sub: str, query: dict[str, str], prefer: str = "") -> Response:
     """Answer one GET (top-level or inside a $batch)."""
     parts = [p for p in sub.split("/") if p]
+    # System query options are case-insensitive ($deltaToken, $deltatoken).
+    query = {(k.lower() if k.startswith("$") else k): v for k, v in query.items()}
     if parts == ["organization"]:
         return _organization(sim, caller, query)
     if parts and parts[0] == "groups":  # the scope policy (groups.py)
@@ -164,9 +172,8 @@ def _list_users(sim: Simulator, caller: Caller, query: dict[str, str]) -> Respon
     tid = caller.directory.spec.id
     if "$skiptoken" in query:
         snapshot, offset = _resume(sim, query["$skiptoken"], tid, "users")
-        if snapshot is None:
-            text = "The specified page token value has expired and can no longer be included in your request."
-            return graph_error(400, "Directory_ExpiredPageToken", text)
+        if snapshot is None or _page_token_fault(sim):
+            return _expired_page_token()
         return _page(sim, snapshot, offset)
     select = _select(query.get("$select"))
     if isinstance(select, Response):
@@ -200,6 +207,17 @@ def _resume(sim: Simulator, token: str, tenant_id: str, kind: str) -> tuple[Snap
     return snapshot, offset
 
 
+def _page_token_fault(sim: Simulator) -> bool:
+    fault, _ = sim.state.knobs.pick_fault("/v1.0/users", top_level=True, names=("expired_page_token",))
+    return bool(fault)
+
+
+def _expired_page_token() -> Response:
+    # Reference: https://learn.microsoft.com/en-us/graph/paging (a next link is short-lived)
+    text = "The specified page token value has expired and can no longer be included in your request."
+    return graph_error(400, "Directory_ExpiredPageToken", text)
+
+
 def _expired(sim: Simulator) -> Response:
     if sim.state.knobs.knobs.delta_expired_status == 410:
         return graph_error(410, "resyncRequired", "The delta token has expired. Resync is required.")
@@ -213,15 +231,20 @@ def _delta(sim: Simulator, caller: Caller, query: dict[str, str], prefer: str) -
         snapshot, offset = _resume(sim, query["$skiptoken"], tid, "delta")
         if snapshot is None or snapshot.generation != directory.generation:
             return _expired(sim)
+        if _page_token_fault(sim):
+            return _expired_page_token()
         return _page(sim, snapshot, offset)
     raw_token = query.get("$deltatoken")
+    # Delta pages hold what Microsoft chooses (about 200 users), whatever $top or
+    # odata.maxpagesize ask: $top is documented as not supported on user delta.
+    # Reference: https://learn.microsoft.com/en-us/graph/api/user-delta?view=graph-rest-1.0
+    size = max(1, int(sim.state.knobs.knobs.delta_page_size))
+    # Default shape: every selected property of a changed user; `return=minimal`: only the changed ones.
+    minimal = "return=minimal" in prefer.replace(" ", "").lower()
     if raw_token is None or raw_token == "latest":
         select = _select(query.get("$select"))
         if isinstance(select, Response):
             return select
-        size = _page_size(sim, query, prefer)
-        if isinstance(size, Response):
-            return size
         with sim.state.lock:
             items: tuple[Any, ...] = () if raw_token == "latest" else directory.snapshot()
             version, generation = directory.version, directory.generation
@@ -234,9 +257,6 @@ def _delta(sim: Simulator, caller: Caller, query: dict[str, str], prefer: str) -
         too_old = time.time() - token.issued_at > knobs.delta_expiry_seconds
         if token.tenant_id != tid or token.generation != directory.generation or too_old:
             return _expired(sim)
-        size = _page_size(sim, query, prefer, token.page_size)
-        if isinstance(size, Response):
-            return size
         select = token.select
         wanted = frozenset(select)
         with sim.state.lock:
@@ -252,8 +272,9 @@ def _delta(sim: Simulator, caller: Caller, query: dict[str, str], prefer: str) -
         page_size=size,
         version=version,
         generation=generation,
+        minimal=minimal,
     )
-    return _page(sim, snapshot, 0, prefer="" if "$top" in query else prefer)
+    return _page(sim, snapshot, 0)
 
 
 def _get_user(sim: Simulator, caller: Caller, key: str, query: dict[str, str]) -> Response:
@@ -281,7 +302,11 @@ def _mailbox(sim: Simulator, caller: Caller, key: str, rest: list[str]) -> Respo
     user = caller.directory.find(key)
     if user is None:
         return _not_found(key)
-    if user.purpose is None:
+    knobs = sim.state.knobs.knobs
+    if user.id in knobs.mailbox_denied or user.userPrincipalName in knobs.mailbox_denied:
+        # An Exchange application access policy that leaves this mailbox out of the app's scope.
+        return graph_error(403, "ErrorAccessDenied", "Access to OData is disabled.")
+    if user.purpose is None or user.id in knobs.mailbox_missing:
         text = "The mailbox is either inactive, soft-deleted, or is hosted on-premise."
         return graph_error(404, "MailboxNotEnabledForRESTAPI", text)
     context = f"{sim.base_url}/v1.0/$metadata#users('{user.id}')/mailboxSettings"

@@ -40,12 +40,23 @@ class Knobs:
     unavailable: FaultRule = field(default_factory=FaultRule)  # 503 ServiceUnavailable
     gateway_timeout: FaultRule = field(default_factory=lambda: FaultRule(retry_after=None))  # 504
     malformed: FaultRule = field(default_factory=FaultRule)  # 200 with a truncated JSON body
+    # 400 Directory_ExpiredPageToken to a request that follows a next link ($skiptoken).
+    expired_page_token: FaultRule = field(default_factory=lambda: FaultRule(retry_after=None))
     delta_expiry_seconds: float = 7 * 24 * 3600.0
     delta_expired_status: int = 400  # 400 syncStateNotFound, or 410 Gone
     consent_roles: tuple[str, ...] = ("User.Read.All", "MailboxSettings.Read")
     consent_propagation_seconds: float = 0.0
+    # While consent propagates: "" issues tokens without roles; an AADSTS code ("700016",
+    # "7000229") makes the token endpoint refuse instead, as Entra sometimes does.
+    consent_propagation_error: str = ""
     token_lifetime_seconds: int = 3599
-    default_page_size: int = 100
+    default_page_size: int = 100  # /users without $top (it honours $top up to 999)
+    # /users/delta pages hold about 200 users whatever is asked ($top and maxpagesize ignored).
+    delta_page_size: int = 200
+    # Object ids (or UPNs) whose mailbox settings answer 403 ErrorAccessDenied (an Exchange
+    # application access policy) or 404 MailboxNotEnabledForRESTAPI, item by item.
+    mailbox_denied: tuple[str, ...] = ()
+    mailbox_missing: tuple[str, ...] = ()
     batch_shuffle: bool = True  # Graph documents that batch responses come in any order
     fault_seed: int = 0
     # The app registration emits directory roles (`wids`) in ID tokens
@@ -56,7 +67,7 @@ class Knobs:
     id_token_fault: str = ""
 
 
-FAULT_NAMES = ("throttle", "unavailable", "gateway_timeout", "malformed")
+FAULT_NAMES = ("throttle", "unavailable", "gateway_timeout", "malformed", "expired_page_token")
 FAULT_STATUS = {"throttle": 429, "unavailable": 503, "gateway_timeout": 504}
 
 

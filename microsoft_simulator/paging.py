@@ -38,6 +38,7 @@ class Snapshot:
     page_size: int
     version: int
     generation: int
+    minimal: bool = False  # delta: `Prefer: return=minimal` (only the changed properties)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,11 +123,14 @@ def project(user: SimUser, select: tuple[str, ...]) -> dict[str, Any]:
     return dict(zip(select, _getter(select)(user), strict=True))
 
 
-def _render_item(item: SimUser | DeltaItem, select: tuple[str, ...], getter: Any) -> dict[str, Any]:
+def _render_item(
+    item: SimUser | DeltaItem, select: tuple[str, ...], getter: Any, minimal: bool = False
+) -> dict[str, Any]:
     if isinstance(item, DeltaItem):
         if item.user is None:
             return {"id": item.user_id, "@removed": {"reason": item.reason}}
-        if item.props is None:
+        if item.props is None or not minimal:
+            # By default Graph sends more than the changed properties: here, all selected ones.
             item = item.user
         else:
             user = item.user
@@ -144,7 +148,7 @@ def render_page(snapshot: Snapshot, offset: int, *, base_url: str, issued_at: fl
     chunk = snapshot.items[offset:end]
     body: dict[str, Any] = {
         "@odata.context": f"{base_url}/v1.0/$metadata#users({','.join(snapshot.select)})",
-        "value": [_render_item(item, select, getter) for item in chunk],
+        "value": [_render_item(item, select, getter, snapshot.minimal) for item in chunk],
     }
     if end < len(snapshot.items):
         token = encode_skiptoken(snapshot.id, end)

@@ -102,6 +102,8 @@ class SimulatorState:
     extra: dict[str, Any] = field(default_factory=dict)  # persisted alongside the ops (signing key...)
     lock: threading.RLock = field(default_factory=threading.RLock)
     consents: dict[str, Consent] = field(default_factory=dict)
+    # Tenants whose admin removed the app (its service principal) after consenting.
+    removed_apps: set[str] = field(default_factory=set)
     pending: dict[str, AuthRequest] = field(default_factory=dict)
     codes: dict[str, AuthCode] = field(default_factory=dict)
     redeemed: dict[str, float] = field(default_factory=dict)
@@ -155,6 +157,22 @@ class SimulatorState:
             return ()
         return consent.roles
 
+    def token_refusal(self, tenant_id: str, now: float | None = None) -> int | None:
+        """The AADSTS code the token endpoint answers instead of an app-only token, if any.
+
+        700016: the app was never consented in the tenant; 7000229: it was, and the
+        tenant removed it (its service principal is gone); while a fresh consent
+        propagates, the `consent_propagation_error` knob's code if one is set.
+        """
+        consent = self.consents.get(tenant_id)
+        if consent is None:
+            return 7000229 if tenant_id in self.removed_apps else 700016
+        knobs = self.knobs.knobs
+        now = time.time() if now is None else now
+        if knobs.consent_propagation_error and now < consent.granted_at + knobs.consent_propagation_seconds:
+            return int(knobs.consent_propagation_error)
+        return None
+
     def log_request(self, record: RequestRecord) -> None:
         self.requests.append(record)
 
@@ -184,11 +202,14 @@ class SimulatorState:
         roles = tuple(self.knobs.knobs.consent_roles if given is None else given)
         op.setdefault("at", time.time())
         self.consents[directory.spec.id] = Consent(roles, float(op["at"]))
+        self.removed_apps.discard(directory.spec.id)
         return {"tenant": directory.spec.id, "roles": list(roles)}
 
     def _op_revoke_consent(self, op: dict[str, Any]) -> dict[str, Any]:
         directory = self._directory(op)
         revoked = self.consents.pop(directory.spec.id, None) is not None
+        if revoked:
+            self.removed_apps.add(directory.spec.id)
         return {"tenant": directory.spec.id, "revoked": revoked}
 
     def _op_add_user(self, op: dict[str, Any]) -> dict[str, Any]:

@@ -23,8 +23,10 @@ from integrations.graph.errors import (
     GraphRequestError,
     MalformedResponseError,
     MicrosoftError,
+    PageTokenExpiredError,
     PermissionDeniedError,
     TransientError,
+    graph_error_meaning,
 )
 from integrations.graph.http import (
     backoff_seconds,
@@ -43,10 +45,6 @@ logger = logging.getLogger(__name__)
 MAX_PAGE_SIZE = 999
 BATCH_LIMIT = 20  # Graph's maximum number of requests in one $batch
 TOKEN_MIN_TTL = 300.0  # seconds; a page can take a while, never start one on a dying token
-_NO_MAILBOX_CODES = frozenset(
-    {"erroritemnotfound", "mailboxnotenabledforrestapi", "errornonexistentmailbox", "resourcenotfound"}
-)
-_ACCESS_DENIED_CODES = frozenset({"erroraccessdenied", "authorization_requestdenied"})
 _RETRYABLE_SUB_STATUSES = frozenset({429, 503, 504})
 
 
@@ -76,6 +74,10 @@ class GraphClient:
         self._sleep = sleep
         self._max_attempts = max_attempts
         self._token: AccessToken | None = None
+        # Graph HTTP requests sent (retries included); read by the run that owns the client.
+        self.requests_made = 0
+        # The narrowest permission that reads users that the current token carries.
+        self.read_permission = ""
         self._base = settings.GRAPH_API_URL.rstrip("/")
         self._origin = origin(self._base)
 
@@ -83,24 +85,50 @@ class GraphClient:
     def iter_user_delta(
         self, delta_link: str | None = None, *, page_size: int = MAX_PAGE_SIZE
     ) -> Iterator[UserPage]:
-        """Pages of `/users/delta`: a full pass without `delta_link`, else the changes since it.
+        """The directory's users as pages: the changes since `delta_link`, or without one a full pass.
 
-        The last page carries the `delta_link` to store for the next run.
+        A full pass takes the delta baseline first ("sync from now":
+        `$deltaToken=latest`, no users, just a delta link), then lists `/users`
+        at `page_size` (999) per page: 100 requests for 100,000 users where
+        `/users/delta` would take 500, as its pages hold about 200 users
+        whatever is asked. Changes made meanwhile come back in the next delta
+        round (applying them twice is harmless). Either way the last page
+        carries the delta link to store for the next run.
         """
         if delta_link is None:
-            # Reference: https://learn.microsoft.com/en-us/graph/api/user-delta?view=graph-rest-1.0
-            url = f"{self._base}/users/delta?$select={SELECT}&$top={_page_size(page_size)}"
-        else:
-            url = self._own_link(delta_link, "delta link")
-        # /users/delta ignores $top; its page size is asked for with this header.
-        # Reference: https://learn.microsoft.com/en-us/graph/paging
-        return self._pages(url, delta=True, prefer=f"odata.maxpagesize={_page_size(page_size)}")
+            return self._full_pass(_page_size(page_size))
+        # No $top, no odata.maxpagesize: /users/delta does not support them, and
+        # the page size is Microsoft's to choose (any size works here).
+        # Reference: https://learn.microsoft.com/en-us/graph/api/user-delta?view=graph-rest-1.0
+        return self._pages(self._own_link(delta_link, "delta link"), delta=True)
 
     def iter_users(self, *, page_size: int = MAX_PAGE_SIZE) -> Iterator[UserPage]:
         """Pages of `/users` (a plain listing, no delta link)."""
         # Reference: https://learn.microsoft.com/en-us/graph/api/user-list?view=graph-rest-1.0
         url = f"{self._base}/users?$select={SELECT}&$top={_page_size(page_size)}"
         return self._pages(url, delta=False)
+
+    def delta_baseline(self) -> str:
+        """A delta link for the directory's current state, without reading any user.
+
+        The link encodes the `$select`, so later rounds return the same properties.
+        """
+        # Reference: https://learn.microsoft.com/en-us/graph/delta-query-overview (the
+        # `$deltaToken=latest` "sync from now" of directory resources)
+        url = f"{self._base}/users/delta?$select={SELECT}&$deltaToken=latest"
+        for page in self._pages(url, delta=True):
+            if page.delta_link:
+                return page.delta_link
+        raise MalformedResponseError("GET /users/delta: the baseline ended without a delta link.")
+
+    def _full_pass(self, page_size: int) -> Iterator[UserPage]:
+        baseline = self.delta_baseline()
+        pages = self.iter_users(page_size=page_size)
+        page = next(pages)
+        for following in pages:
+            yield page
+            page = following
+        yield UserPage(users=page.users, delta_link=baseline, problems=page.problems)
 
     def get_organization_name(self) -> str:
         """The tenant's display name.
@@ -120,10 +148,19 @@ class GraphClient:
         return name
 
     def get_mailbox_purposes(self, object_ids: Sequence[str]) -> dict[str, str]:
-        """object id -> mailbox `userPurpose` ("user", "shared", "room", …), or "none" without a mailbox.
+        """object id -> mailbox `userPurpose` ("user", "shared", "room", …), "none" without a
+        mailbox, or "" for an account left unclassified (Exchange refused it: a 403 item).
 
-        Needs MailboxSettings.Read; without it raises PermissionDeniedError.
+        Each `$batch` item stands alone: a refused or missing mailbox affects
+        its own account only. PermissionDeniedError only when the app token's
+        `roles` lack MailboxSettings.Read, never inferred from one item's 403.
         """
+        if not tokens.can_read_mailbox_settings(self._current_token()):
+            raise PermissionDeniedError(
+                "The app has no MailboxSettings.Read application permission in this tenant.",
+                code="missing_role",
+                status=403,
+            )
         unique = list(dict.fromkeys(object_ids))
         purposes: dict[str, str] = {}
         for start in range(0, len(unique), BATCH_LIMIT):
@@ -204,10 +241,14 @@ class GraphClient:
             if pending:
                 failures += 1
                 if failures >= self._max_attempts:
+                    # Judging these accounts by their shape could import a disabled person as a
+                    # mailbox for good: the run is retried later instead, as for any throttling.
                     raise TransientError(
                         f"POST /$batch: mailbox settings still throttled after {failures} attempts.",
                         status=429,
                     )
+                # Each throttled item asked for its own wait: the longest one honours them all.
+                # Reference: https://learn.microsoft.com/en-us/graph/throttling
                 known = [wait for wait in waits if wait is not None]
                 self._wait(max(known) if known else backoff_seconds(failures), "POST /$batch (sub-requests)")
         return purposes
@@ -242,20 +283,14 @@ class GraphClient:
                 waits.append(retry_after_seconds(str(retry_after)) if retry_after is not None else None)
                 continue
             code, message = error_detail(sub_body)
-            if status == 404 or code.lower() in _NO_MAILBOX_CODES:
+            meaning = graph_error_meaning(code)
+            if status == 404 or (meaning is not None and meaning.item == "no_mailbox"):
                 purposes[oid] = "none"
-            elif status == 403 or code.lower() in _ACCESS_DENIED_CODES:
-                raise PermissionDeniedError(
-                    short_message("GET mailboxSettings/userPurpose", status, code, message),
-                    code=code,
-                    status=status,
-                )
             else:
-                raise GraphRequestError(
-                    short_message("GET mailboxSettings/userPurpose", status, code, message),
-                    code=code,
-                    status=status,
-                )
+                # 403 ErrorAccessDenied (an Exchange application access policy) or any other
+                # item error: this one account is unclassified; the others are not affected.
+                logger.info("%s", short_message("GET mailboxSettings/userPurpose", status, code, message))
+                purposes[oid] = ""
         if answered != set(pending):
             raise MalformedResponseError("POST /$batch: some sub-requests got no answer.")
         return throttled, waits
@@ -278,6 +313,7 @@ class GraphClient:
         refreshed = False
         while True:
             token = self._current_token()
+            self.requests_made += 1
             try:
                 response = self._session.request(
                     method,
@@ -309,6 +345,7 @@ class GraphClient:
                 self._set_token(self._token_getter(self.tenant_id, force_refresh=True))
                 continue
             if status == 401:
+                # Authorization_IdentityNotFound: the app's service principal was deleted from the tenant.
                 raise ConsentRequiredError(text, code=code or "Unauthorized", status=status)
             if status == 429 or status >= 500:
                 failures += 1
@@ -337,8 +374,8 @@ class GraphClient:
         return token
 
     def _set_token(self, token: AccessToken) -> AccessToken:
-        """Keep a newly obtained token, once it proves the app still holds User.Read.All."""
-        tokens.require_role(token, tokens.REQUIRED_ROLE)
+        """Keep a newly obtained token, once it proves the app still holds a permission that reads users."""
+        self.read_permission = tokens.require_role(token)
         self._token = token
         return token
 
@@ -377,11 +414,17 @@ def parse_user(raw: object) -> GraphUser | str:
 def _client_error(
     status: int, code: str, text: str, *, delta: bool, forbidden: type[MicrosoftError]
 ) -> MicrosoftError:
+    """A 4xx (other than 401/429) as the exception of the error table (`errors.GRAPH_ERRORS`)."""
     lowered = code.lower()
     if status == 403:
         return forbidden(text, code=code, status=status)
+    meaning = graph_error_meaning(code)
+    if status == 400 and meaning is not None and meaning.error is PageTokenExpiredError:
+        return PageTokenExpiredError(text, code=code, status=status)
     # Reference: https://learn.microsoft.com/en-us/graph/delta-query-overview
-    expired = lowered == "syncstatenotfound" or (delta and ("syncstate" in lowered or "resync" in lowered))
+    expired = (meaning is not None and meaning.error is DeltaExpiredError) or (
+        delta and ("syncstate" in lowered or "resync" in lowered)
+    )
     if status == 410 or (status == 400 and expired):
         return DeltaExpiredError(text, code=code or "Gone", status=status)
     return GraphRequestError(text, code=code, status=status)

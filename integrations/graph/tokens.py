@@ -33,6 +33,7 @@ from integrations.graph.errors import (
     MicrosoftError,
     TenantNotFoundError,
     TransientError,
+    token_error_meaning,
 )
 from integrations.graph.http import build_session
 from integrations.graph.models import AccessToken
@@ -40,22 +41,23 @@ from portal.log_redaction import redact
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 REQUIRED_ROLE = "User.Read.All"
+# Application permissions that read every user, narrowest first: User.Read.All is what
+# the sync needs; the others include it (the ReadWrite ones grant more than it needs).
+# Reference: https://learn.microsoft.com/en-us/graph/api/user-list?view=graph-rest-1.0
+READ_ROLES = ("User.Read.All", "Directory.Read.All", "User.ReadWrite.All", "Directory.ReadWrite.All")
+MAILBOX_ROLES = ("MailboxSettings.Read", "MailboxSettings.ReadWrite")
 SIGNIN_AUTHORITY = "organizations"
 
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _DOMAIN = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _AADSTS = re.compile(r"AADSTS\d+")
 
-# Reference: https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes
-_CONSENT_CODES = frozenset({"AADSTS700016", "AADSTS65001"})
-_CREDENTIAL_CODES = frozenset(
-    {"AADSTS7000215", "AADSTS7000222", "AADSTS700027", "AADSTS700024", "AADSTS7000218"}
-)
-_TENANT_CODES = frozenset({"AADSTS90002", "AADSTS900023"})
 # What the person reading the error should do, before Microsoft's own words.
 _ADVICE: dict[type[MicrosoftError], str] = {
-    ConsentRequiredError: "Admin consent for the portal is missing or was revoked in this tenant",
-    AppCredentialsError: "Microsoft rejected the portal's app credentials (AZURE_CLIENT_SECRET or certificate)",
+    ConsentRequiredError: "The portal's app is missing from this tenant or its admin consent was revoked: "
+    "a tenant administrator must consent again",
+    AppCredentialsError: "Microsoft rejected the portal's app credentials (AZURE_CLIENT_SECRET or certificate): "
+    "the MSP must renew them",
     TenantNotFoundError: "Microsoft does not know this tenant",
 }
 _TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
@@ -114,14 +116,28 @@ def get_app_token(tenant_id: str, *, force_refresh: bool = False) -> AccessToken
     return _access_token(result, tenant, cached.app)
 
 
-def require_role(token: AccessToken, role: str = REQUIRED_ROLE) -> None:
-    """Raise ConsentRequiredError unless the token carries the application permission `role`."""
-    if role not in token.roles:
+def require_role(token: AccessToken, role: str | None = None) -> str:
+    """The permission that lets the token read users (`role` if given, else the narrowest
+    of READ_ROLES it carries); ConsentRequiredError if it carries none."""
+    wanted = (role,) if role else READ_ROLES
+    granted = next((name for name in wanted if name in token.roles), None)
+    if granted is None:
         raise ConsentRequiredError(
-            f"The app has no {role} application permission in tenant {token.tenant_id}: "
+            f"The app has no {' or '.join(wanted)} application permission in tenant {token.tenant_id}: "
             "a tenant administrator must grant admin consent again.",
             code="missing_role",
         )
+    return granted
+
+
+def read_permission(token: AccessToken) -> str:
+    """The narrowest permission of READ_ROLES the token carries ("" if none)."""
+    return next((name for name in READ_ROLES if name in token.roles), "")
+
+
+def can_read_mailbox_settings(token: AccessToken) -> bool:
+    """Whether the token's `roles` claim grants MailboxSettings.Read (or ReadWrite)."""
+    return any(name in token.roles for name in MAILBOX_ROLES)
 
 
 def forget_tenant(tenant_id: str) -> None:
@@ -159,13 +175,12 @@ def msal_error(result: Mapping[str, Any], *, action: str = "complete the request
     detail = redact(description.splitlines()[0] if description else error or "no error given")[:300]
     message = f"Entra ID would not {action}: {detail}"
     fallback = sorted(codes)[0] if codes else error
-    for group, cls in (
-        (_CONSENT_CODES, ConsentRequiredError),
-        (_CREDENTIAL_CODES, AppCredentialsError),
-        (_TENANT_CODES, TenantNotFoundError),
-    ):
-        if hits := sorted(codes & group):
-            return cls(f"{_ADVICE[cls]} ({message})", code=hits[0])
+    # The documented table first: 7000229 comes as `invalid_client` yet means "consent again".
+    for code in sorted(codes):
+        meaning = token_error_meaning(int(code.removeprefix("AADSTS")))
+        if meaning is not None and meaning.error is not None:
+            cls = meaning.error
+            return cls(f"{_ADVICE[cls]} ({message})" if cls in _ADVICE else message, code=code)
     if error == "unauthorized_client" or (error == "invalid_client" and "consent" in description.lower()):
         return ConsentRequiredError(f"{_ADVICE[ConsentRequiredError]} ({message})", code=fallback)
     if error == "invalid_client":

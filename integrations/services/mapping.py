@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from integrations.models import AzureConnection, DirectoryUser, MappingAttribute, SiteMapping, SyncRun
 from integrations.sync.loaders import MIRROR_ATTRIBUTE
@@ -62,14 +63,14 @@ def mapping_set(
 ) -> SiteMapping:
     """Map `value` to `site`, or to a site created with `new_site_name` (reused if it exists)."""
     if not value_key(value):
-        raise MappingError("An empty value cannot be mapped: users without a value are skipped.")
+        raise MappingError(gettext("An empty value cannot be mapped: users without a value are skipped."))
     if site is None:
         name = (new_site_name or "").strip()
         if not name:
-            raise MappingError("Choose a site or give a name for a new one.")
+            raise MappingError(gettext("Choose a site or give a name for a new one."))
         site, _ = Site.objects.get_or_create(customer=connection.customer, name=name[:200])
     if site.customer_id != connection.customer_id:
-        raise MappingError("That site belongs to another customer.")
+        raise MappingError(gettext("That site belongs to another customer."))
     first = not connection.mappings.exists()
     mapping, _ = SiteMapping.objects.update_or_create(
         connection=connection, value_key=value_key(value), defaults={"value": value.strip(), "site": site}
@@ -102,7 +103,10 @@ def mapping_remove(*, connection: AzureConnection, value: str) -> bool:
 def attribute_set(*, connection: AzureConnection, attribute: str) -> None:
     """Switch between office and department; the old value mapping no longer applies."""
     if attribute not in MappingAttribute.values:
-        raise MappingError(f"Unknown attribute {attribute!r}; use officeLocation or department.")
+        raise MappingError(
+            gettext("Unknown attribute %(attribute)r; use officeLocation or department.")
+            % {"attribute": attribute}
+        )
     if attribute == connection.mapping_attribute:
         return
     with transaction.atomic():
@@ -139,7 +143,7 @@ def mapping_save(*, connection: AzureConnection, attribute: str, choices: list[M
             else:
                 site = sites.get(int(choice.target))
                 if site is None:
-                    raise MappingError("That site belongs to another customer.")
+                    raise MappingError(gettext("That site belongs to another customer."))
                 changed |= current.get(key) != site.pk
                 mapping_set(connection=connection, value=choice.value, site=site)
     return changed

@@ -15,7 +15,7 @@ def due_connections() -> list[AzureConnection]:
     sync (R17), that need no person and that no live run holds (a dead worker's lease
     does not count)."""
     now = timezone.now()
-    due = pause.without_blocked(  # paused, or a run held for approval (section 6.1)
+    due = pause.without_blocked(  # paused, or a run held for approval (docs/design.md §6.1)
         AzureConnection.objects.select_related("customer")
         .filter(next_sync_at__lte=now, mappings__isnull=False, customer__plan__in=settings.AZURE_SYNC_PLANS)
         .exclude(health=Health.NEEDS_ATTENTION)

@@ -1,4 +1,4 @@
-"""Undo a run from its audit trail (section 6.1).
+"""Undo a run from its audit trail (docs/design.md §6.1).
 
 Every field the run overwrote is put back where the contact still holds the
 value the run wrote; anywhere else the field was changed since (by a person or

@@ -19,6 +19,11 @@ FALLBACK_WARNING = (
     "MailboxSettings.Read is not granted, so shared mailboxes were recognised by their usual shape "
     "(disabled, unlicensed, with an email address). Grant it to the app for an exact classification."
 )
+UNCLASSIFIED_WARNING = (
+    "%(count)d disabled account(s) could not be classified (Exchange refused to show their mailbox "
+    "settings): they were judged by the usual shape of a shared mailbox and will be asked again at the "
+    "next sync."
+)
 
 
 def classify_disabled_users(
@@ -41,21 +46,28 @@ def classify_disabled_users(
         .values_list("object_id", flat=True)
     )
     readable = True
+    unclassified = 0
     chunks = (pending[start : start + CHUNK] for start in range(0, len(pending), CHUNK))
     # The Graph client asks for the next chunk while this one is stored.
     answers = read_ahead(getattr(fetch_purposes, "__self__", None), map(fetch_purposes, chunks))
     try:
         for purposes in answers:
             # One transaction per chunk, checked by `on_chunk` (the run's lease) before it writes.
+            answered = {oid: purpose for oid, purpose in purposes.items() if purpose}
+            unclassified += len(purposes) - len(answered)
             with transaction.atomic():
                 on_chunk()
-                _store_purposes(connection, purposes)
+                _store_purposes(connection, answered)
     except PermissionDeniedError:
+        # Raised only when the app token's roles lack MailboxSettings.Read; one mailbox
+        # refused by Exchange (a 403 item) leaves only that account unclassified.
         readable = False
     if pending and connection.mailbox_settings_readable != readable:
         connection.mailbox_settings_readable = readable
         AzureConnection.objects.filter(pk=connection.pk).update(mailbox_settings_readable=readable)
-    return [] if readable or not pending else [FALLBACK_WARNING]
+    if not readable and pending:
+        return [FALLBACK_WARNING]
+    return [UNCLASSIFIED_WARNING % {"count": unclassified}] if unclassified else []
 
 
 def _store_purposes(connection: AzureConnection, purposes: dict[str, str]) -> None:

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from django.utils.translation import gettext_lazy as _
+
 from integrations.sync.values import email_key, value_key
 
 # Contact fields the sync owns (R7), and the mirror attribute each comes from.
@@ -46,16 +48,16 @@ class SkipReason:
     EMAIL_HELD = "email_held_by_other_object"
 
     LABELS = {
-        GUEST: "Guest account",
-        DISABLED: "Disabled account (not a mailbox)",
-        NO_EMAIL: "No email address",
-        INVALID_EMAIL: "Email address not usable",
-        EMPTY_VALUE: "Office/department empty",
-        UNMAPPED: "Office/department not mapped to a site",
-        DUPLICATE_EMAIL: "Email shared with another directory user",
-        NOT_IN_SCOPE_GROUPS: "Not a member of the chosen groups",
-        UNLICENSED: "No licence (licensed users only)",
-        EMAIL_HELD: "Email still held by a contact that follows another directory user",
+        GUEST: _("Guest account"),
+        DISABLED: _("Disabled account (not a mailbox)"),
+        NO_EMAIL: _("No email address"),
+        INVALID_EMAIL: _("Email address not usable"),
+        EMPTY_VALUE: _("Office/department empty"),
+        UNMAPPED: _("Office/department not mapped to a site"),
+        DUPLICATE_EMAIL: _("Email shared with another directory user"),
+        NOT_IN_SCOPE_GROUPS: _("Not a member of the chosen groups"),
+        UNLICENSED: _("No licence (licensed users only)"),
+        EMAIL_HELD: _("Email still held by a contact that follows another directory user"),
     }
 
     # Users who "left" for the leavers policy: disabled (not a mailbox) or out of scope.

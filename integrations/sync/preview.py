@@ -18,7 +18,7 @@ def summarize_plan(plan: SyncPlan, *, sample_size: int = SAMPLE_SIZE) -> dict:
         "unchanged": plan.unchanged + (len(plan.updates) - plan.updated),
         "skipped": plan.skipped,
         "skipped_by_reason": {
-            reason: {"count": count, "label": SkipReason.LABELS.get(reason, reason)}
+            reason: {"count": count, "label": str(SkipReason.LABELS.get(reason, reason))}
             for reason, count in sorted(plan.skips.items())
         },
         "sample_creates": [

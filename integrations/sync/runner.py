@@ -17,8 +17,9 @@ from typing import Protocol
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
-from integrations.graph.errors import DeltaExpiredError, MicrosoftError
+from integrations.graph.errors import DeltaExpiredError, MicrosoftError, PageTokenExpiredError
 from integrations.graph.models import UserPage
 from integrations.models import AzureConnection, SyncRun
 from integrations.sync import brake, loaders, outcome
@@ -36,6 +37,8 @@ from integrations.sync.scope import refresh_scope_members
 logger = logging.getLogger(__name__)
 
 MAX_NOTES = 50  # per-record notes kept on a run; the rest are counted
+# A paging token that expired mid-enumeration restarts the pass, this many times at most.
+MAX_PASS_RESTARTS = 3
 
 
 class DirectoryClient(Protocol):
@@ -75,7 +78,9 @@ def run_sync(
         return run
     lease = Lease.acquire(connection.pk, run_id=run.pk)
     if lease is None:
-        _skip_if_queued(run, connection.pk, "Another sync of this connection was already running.")
+        _skip_if_queued(
+            run, connection.pk, gettext_noop("Another sync of this connection was already running.")
+        )
         return run
     try:
         if not _claim(run):
@@ -92,7 +97,10 @@ def run_sync(
     except Exception as exc:
         logger.exception("Sync run %s failed unexpectedly", run.pk)
         kind = "database" if isinstance(exc, DatabaseError) else "internal"
-        run.fail(kind=kind, message="The sync failed because of an internal error; it has been logged.")
+        run.fail(
+            kind=kind,
+            message=gettext_noop("The sync failed because of an internal error; it has been logged."),
+        )
         outcome.record_failure(connection, run, exc)
     else:
         if run.status != SyncRun.Status.RUNNING:
@@ -155,7 +163,7 @@ def _execute(
 
         run.phase = "classifying"
         run.save_fields("phase")
-        warnings = classify_disabled_users(connection, client.get_mailbox_purposes, on_chunk=lease.renew)
+        warnings = _classify(connection, run, lease, client)
         _read_scope(connection, run, lease, client)
 
     run.phase = "planning"
@@ -202,15 +210,65 @@ def _read_scope(connection: AzureConnection, run: SyncRun, lease: Lease, client:
 def _fetch(
     connection: AzureConnection, run: SyncRun, lease: Lease, client: DirectoryClient, notes: list[str]
 ) -> None:
-    """Read directory changes into the mirror; fall back to a full pass if the delta link expired."""
+    """Read directory changes into the mirror; fall back to a full pass if the delta link expired.
+
+    A pass whose paging token expired mid-way is read again from its start
+    (a few times at most): the mirror writes are idempotent.
+    """
     delta_link = connection.delta_link or None
+    fetched_before = run.fetched
+    restarts = 0
     try:
-        _read_pages(connection, run, lease, client, delta_link, notes)
-    except DeltaExpiredError:
-        if delta_link is None:
-            raise
-        run.warnings.append("The saved directory position had expired; the whole directory was read again.")
-        _read_pages(connection, run, lease, client, None, notes)
+        while True:
+            try:
+                _read_pages(connection, run, lease, client, delta_link, notes)
+            except DeltaExpiredError:
+                if delta_link is None:
+                    raise
+                run.warnings.append(
+                    gettext_noop(
+                        "The saved directory position had expired; the whole directory was read again."
+                    )
+                )
+                delta_link = None
+                continue
+            except PageTokenExpiredError:
+                restarts += 1
+                if restarts > MAX_PASS_RESTARTS:
+                    raise
+                logger.info("Sync run %s: a paging token expired; reading the pass again", run.pk)
+                run.fetched = fetched_before
+                continue
+            break
+        if restarts:
+            run.warnings.append(
+                f"Microsoft's paging token expired mid-way; the directory was read again ({restarts}×)."
+            )
+    finally:
+        _count_requests(run, client, connection)
+
+
+def _classify(connection: AzureConnection, run: SyncRun, lease: Lease, client: DirectoryClient) -> list[str]:
+    try:
+        return classify_disabled_users(connection, client.get_mailbox_purposes, on_chunk=lease.renew)
+    finally:
+        _count_requests(run, client, connection)
+
+
+def _count_requests(run: SyncRun, client: DirectoryClient, connection: AzureConnection) -> None:
+    """Keep the client's count of Graph requests on the run, and which permission it was granted.
+
+    Only a client that counts (the Graph client) reports these; another
+    directory client leaves them alone.
+    """
+    made = getattr(client, "requests_made", None)
+    if isinstance(made, int):
+        run.requests_made = made
+        run.save_fields("requests_made")
+    permission = getattr(client, "read_permission", None)
+    if isinstance(permission, str) and permission and permission != connection.read_permission:
+        connection.read_permission = permission
+        AzureConnection.objects.filter(pk=connection.pk).update(read_permission=permission)
 
 
 def _read_pages(

@@ -16,6 +16,8 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from integrations.models import FieldChange
@@ -23,13 +25,13 @@ from integrations.sync.plan import AUDITED_FIELDS
 from integrations.views.common import customer_for
 from portal import query
 from portal.csv_cells import safe_cell
-from portal.customers.models import Customer
+from portal.customers.models import Contact, Customer
 
 PER_PAGE = 50
 FIELD_CHOICES = [
-    (FieldChange.CREATED, "Created"),
-    *[(name, name.replace("_", " ").capitalize()) for name in AUDITED_FIELDS],
-    (FieldChange.DELETED, "Deleted by an undo"),
+    (FieldChange.CREATED, _("Created")),
+    *[(name, capfirst(Contact._meta.get_field(name).verbose_name)) for name in AUDITED_FIELDS],
+    (FieldChange.DELETED, _("Deleted by an undo")),
 ]
 
 

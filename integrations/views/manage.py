@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from integrations import permissions
@@ -32,7 +33,7 @@ def manage(request: HttpRequest, customer_id: int) -> HttpResponse:
         "last_run": next((r for r in recent if not r.dry_run and not r.is_active), None),
         "active_run": runs.active_run(connection) if connection else None,
         "skip_labels": SkipReason.LABELS,
-        "instructions": REMOVE_APP_INSTRUCTIONS,
+        "instructions": _(REMOVE_APP_INSTRUCTIONS),
         **safety.manage_safety_context(connection),
         "policy_lines": policies.describe(policies.policy_of(connection)) if connection else [],
     }
@@ -63,11 +64,12 @@ def disconnect(request: HttpRequest, customer_id: int) -> HttpResponse:
         activity.connection_disconnected(connection, actor=request.user)
         messages.success(
             request,
-            f"{customer.name} is disconnected: the portal no longer reads its directory. {instructions}",
+            _("%(customer)s is disconnected: the portal no longer reads its directory. %(instructions)s")
+            % {"customer": customer.name, "instructions": instructions},
         )
         return redirect("integrations:manage", customer_id=customer.pk)
     return render(
         request,
         "integrations/disconnect_confirm.html",
-        {"customer": customer, "connection": connection, "instructions": REMOVE_APP_INSTRUCTIONS},
+        {"customer": customer, "connection": connection, "instructions": _(REMOVE_APP_INSTRUCTIONS)},
     )

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from integrations.models import DirectoryUser, MappingAttribute, SyncRun
@@ -106,17 +107,21 @@ def _after_save(request: HttpRequest, connection, changed: bool) -> HttpResponse
     try:
         result = runs.sync_now(connection=connection, requested_by=request.user)
     except runs.SyncNotAllowed as exc:
-        messages.warning(request, f"Mapping saved. {exc}")
+        messages.warning(request, _("Mapping saved. %(problem)s") % {"problem": exc})
         return redirect("integrations:manage", customer_id=connection.customer_id)
     if not changed:
-        messages.info(request, "The mapping was already like this. " + result.message)
+        messages.info(
+            request, _("The mapping was already like this. %(outcome)s") % {"outcome": result.message}
+        )
     elif result.started:
-        messages.success(request, "Mapping saved. " + result.message)
+        messages.success(request, _("Mapping saved. %(outcome)s") % {"outcome": result.message})
     else:
         messages.success(
             request,
-            "Mapping saved. A sync is already running; if it began before this change, "
-            "click Sync now when it finishes to apply the new mapping at once.",
+            _(
+                "Mapping saved. A sync is already running; if it began before this change, "
+                "click Sync now when it finishes to apply the new mapping at once."
+            ),
         )
     if result.run.trigger == SyncRun.Trigger.INITIAL or result.started:
         return redirect("integrations:run", customer_id=connection.customer_id, run_id=result.run.pk)

@@ -5,12 +5,22 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_GET
 
 from integrations.models import SyncRun
 from integrations.sync.plan import SkipReason
 from integrations.views.common import customer_for, run_for
 from integrations.views.safety import run_safety_context
+
+# What the worker is doing (`SyncRun.phase`), in words.
+PHASE_LABELS = {
+    "fetching": pgettext_lazy("sync phase", "reading the directory"),
+    "classifying": pgettext_lazy("sync phase", "checking mailboxes"),
+    "planning": pgettext_lazy("sync phase", "comparing with the contacts"),
+    "applying": pgettext_lazy("sync phase", "saving the changes"),
+}
 
 
 @login_required
@@ -21,7 +31,7 @@ def run_detail(request: HttpRequest, customer_id: int, run_id: int) -> HttpRespo
     context = {
         "customer": customer,
         "run": run,
-        "here": f"Run #{run.pk}",
+        "here": _("Run #%(number)s") % {"number": run.pk},
         "progress": run_progress_data(run),
         "skips": [
             (SkipReason.LABELS.get(reason, reason), count) for reason, count in run.skipped_by_reason.items()
@@ -50,7 +60,7 @@ def run_progress_data(run: SyncRun) -> dict:
         "status": run.status,
         "status_label": run.get_status_display(),
         "active": run.is_active,
-        "phase": run.phase,
+        "phase": str(PHASE_LABELS.get(run.phase, run.phase)),
         "done": run.progress_done,
         "total": run.progress_total,
         "percent": percent,
@@ -62,5 +72,6 @@ def run_progress_data(run: SyncRun) -> dict:
             "skipped": run.skipped,
             "fields_changed": run.fields_changed,
         },
-        "error": run.error,
+        # Stored in English; shown in the reader's language when the catalogue has it.
+        "error": _(run.error) if run.error else "",
     }

@@ -41,11 +41,11 @@ class CustomerAdmin(MembershipFormsetAdminMixin, CustomerIntegrationAdminMixin, 
             )
         )
 
-    @admin.display(description="Sites", ordering="_site_count")
+    @admin.display(description=_("Sites"), ordering="_site_count")
     def site_count(self, obj: Customer) -> int:
         return obj._site_count
 
-    @admin.display(description="Contacts", ordering="_contact_count")
+    @admin.display(description=_("Contacts"), ordering="_contact_count")
     def contact_count(self, obj: Customer) -> int:
         return obj._contact_count
 
@@ -61,7 +61,7 @@ class SiteAdmin(SiteIntegrationAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_contact_count=Count("contacts"))
 
-    @admin.display(description="Contacts", ordering="_contact_count")
+    @admin.display(description=_("Contacts"), ordering="_contact_count")
     def contact_count(self, obj: Site) -> int:
         return obj._contact_count
 

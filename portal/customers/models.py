@@ -12,21 +12,23 @@ from django.utils.translation import gettext_lazy as _
 class Plan(models.TextChoices):
     """Commercial plans; `AZURE_SYNC_PLANS` says which include the Entra sync."""
 
-    STARTER = "starter", "Starter"
-    PROFESSIONAL = "professional", "Professional"
-    ENTERPRISE = "enterprise", "Enterprise"
-    SUPERPOWER = "superpower", "Superpower"
+    STARTER = "starter", _("Starter")
+    PROFESSIONAL = "professional", _("Professional")
+    ENTERPRISE = "enterprise", _("Enterprise")
+    SUPERPOWER = "superpower", _("Superpower")
 
 
 class Customer(models.Model):
     """A company the MSP serves."""
 
-    name = models.CharField(max_length=200, unique=True)
-    plan = models.CharField(max_length=20, choices=Plan.choices, default=Plan.PROFESSIONAL)
-    created_at = models.DateTimeField(auto_now_add=True)
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    plan = models.CharField(_("plan"), max_length=20, choices=Plan.choices, default=Plan.PROFESSIONAL)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
 
     def __str__(self) -> str:
         return self.name
@@ -41,12 +43,16 @@ class Site(models.Model):
     """An office of a customer; contacts are placed in sites."""
 
     # Indexed by the unique (customer, name) constraint.
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="sites", db_index=False)
-    name = models.CharField(max_length=200)
-    created_at = models.DateTimeField(auto_now_add=True)
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="sites", db_index=False
+    )
+    name = models.CharField(_("name"), max_length=200)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["customer__name", "name"]
+        verbose_name = _("site")
+        verbose_name_plural = _("sites")
         constraints = [
             models.UniqueConstraint(fields=["customer", "name"], name="site_name_unique_per_customer"),
         ]
@@ -59,25 +65,39 @@ class Contact(models.Model):
     """An end user of a customer, typed by hand or synced from Entra ID."""
 
     # Both keys lead an index of Meta (the email constraint, the site listing's index).
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts", db_index=False)
-    site = models.ForeignKey(
-        Site, on_delete=models.SET_NULL, null=True, blank=True, related_name="contacts", db_index=False
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="contacts",
+        db_index=False,
     )
-    email = models.EmailField(max_length=254)
-    first_name = models.CharField(max_length=64, blank=True)
-    last_name = models.CharField(max_length=64, blank=True)
-    job_title = models.CharField(max_length=128, blank=True)
-    mobile_phone = models.CharField(max_length=64, blank=True)
-    is_shared_mailbox = models.BooleanField(default=False)
-    azure_object_id = models.CharField(max_length=36, null=True, blank=True)
+    site = models.ForeignKey(
+        Site,
+        verbose_name=_("site"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="contacts",
+        db_index=False,
+    )
+    email = models.EmailField(_("email"), max_length=254)
+    first_name = models.CharField(_("first name"), max_length=64, blank=True)
+    last_name = models.CharField(_("last name"), max_length=64, blank=True)
+    job_title = models.CharField(_("job title"), max_length=128, blank=True)
+    mobile_phone = models.CharField(_("mobile phone"), max_length=64, blank=True)
+    is_shared_mailbox = models.BooleanField(_("shared mailbox"), default=False)
+    azure_object_id = models.CharField(_("Entra ID object ID"), max_length=36, null=True, blank=True)
     # False: the directory user left (leavers policy "deactivate", design.md §6.2). Greyed out, never hidden.
     # db_default too: the sync inserts contacts in plain SQL without naming this column.
     is_active = models.BooleanField(_("active"), default=True, db_default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["last_name", "first_name", "email"]
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
         constraints = [
             # Case-insensitive per customer, enforced by the database on both
             # PostgreSQL and SQLite (an expression index).
@@ -85,7 +105,7 @@ class Contact(models.Model):
                 "customer",
                 Lower("email"),
                 name="contact_email_unique_per_customer_ci",
-                violation_error_message="A contact with this email already exists for this customer.",
+                violation_error_message=_("A contact with this email already exists for this customer."),
             ),
         ]
         indexes = [
@@ -130,18 +150,26 @@ class Membership(models.Model):
     """Gives a portal user access to one customer, as admin or member."""
 
     class Role(models.TextChoices):
-        ADMIN = "admin", "Administrator"
-        MEMBER = "member", "Member"
+        ADMIN = "admin", _("Administrator")
+        MEMBER = "member", _("Member")
 
     # Indexed by the unique (user, customer) constraint.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships", db_index=False
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        db_index=False,
     )
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.MEMBER)
 
     class Meta:
         ordering = ["customer__name", "user__username"]
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
         constraints = [
             models.UniqueConstraint(fields=["user", "customer"], name="membership_unique_user_customer"),
         ]

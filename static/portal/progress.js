@@ -8,7 +8,8 @@
       if (data.percent === null) { bar.removeAttribute("value"); } else { bar.value = data.percent; }
     }
     var text = box.querySelector("[data-progress-text]");
-    if (text) { text.textContent = data.done + (data.total ? " of " + data.total : "") + (box.hasAttribute("data-reload-when-done") ? " users so far" : ""); }
+    // The words come from the page (data-of, data-suffix), translated there.
+    if (text) { text.textContent = data.done + (data.total ? " " + (text.getAttribute("data-of") || "of") + " " + data.total : "") + (text.hasAttribute("data-suffix") ? " " + text.getAttribute("data-suffix") : ""); }
     var status = box.querySelector("[data-status]");
     if (status) { status.textContent = data.status_label; }
     var phase = box.querySelector("[data-phase]");

@@ -80,6 +80,13 @@ def test_the_benchmark_runs_end_to_end_and_reports_every_figure(tmp_path):
             "audit": initial["created"],
             "mirror": 1000,
         }
+        # The round-trip scenario: the initial import with 100 ms per Microsoft request, and its floor.
+        trips = backend["round_trips"]
+        assert trips["latency_ms"] == 100 and trips["run"]["fetched"] == 1000
+        assert trips["requests_made"] >= 3  # the baseline, two /users pages of 999, mailbox batches
+        assert trips["floor_seconds"] == pytest.approx(trips["requests_made"] * 0.1)
+        assert trips["seconds"] >= trips["floor_seconds"]
+        assert "round-trip floor" in done.stdout
     assert result["targets"] and all(isinstance(target["met"], bool) for target in result["targets"])
     assert result["machine"]["cores"]
     assert not (tmp_path / "bench_smoke.sqlite3").exists()  # the benchmark drops its databases

@@ -1,6 +1,7 @@
 """Microsoft's side of a whole connect-and-sync, registered on `responses` at
 the real URLs: OpenID discovery, the code redemption, app-only tokens, and
-Graph's /organization, /users/delta and $batch. Used where the production
+Graph's /organization, /users/delta (the baseline and delta rounds), /users
+and $batch. Used where the production
 MSAL and requests code paths must run end to end without a network."""
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ class Microsoft:
             rsps.get(f"{LOGIN}/{tenant}/discovery/v2.0/keys", json=jwks())
         rsps.add_callback(responses.GET, f"{GRAPH}/organization", callback=self._organization)
         rsps.add_callback(responses.GET, f"{GRAPH}/users/delta", callback=self._delta)
+        rsps.add_callback(responses.GET, f"{GRAPH}/users", callback=self._users)
         rsps.add_callback(responses.POST, f"{GRAPH}/$batch", callback=self._batch)
 
     def _token(self, request):
@@ -144,14 +146,16 @@ class Microsoft:
         return 200, {}, json.dumps({"token_type": "Bearer", "expires_in": 3599, "access_token": token})
 
     def _delta(self, request):
-        if "$deltatoken" in request.url:
-            return (
-                200,
-                {},
-                json.dumps({"value": [], "@odata.deltaLink": f"{GRAPH}/users/delta?$deltatoken=t2"}),
-            )
-        page = {"value": self.users, "@odata.deltaLink": f"{GRAPH}/users/delta?$deltatoken=t1"}
-        return 200, {}, json.dumps(page)
+        # The full pass's baseline ($deltaToken=latest) and later rounds: no changes here.
+        token = "t1" if "deltatoken=latest" in request.url.lower() else "t2"
+        return (
+            200,
+            {},
+            json.dumps({"value": [], "@odata.deltaLink": f"{GRAPH}/users/delta?$deltatoken={token}"}),
+        )
+
+    def _users(self, request):
+        return 200, {}, json.dumps({"value": self.users})
 
     def _batch(self, request):
         requests_ = json.loads(request.body)["requests"]

@@ -12,7 +12,10 @@ from integrations.graph.errors import MalformedResponseError
 from integrations.graph.models import SELECT, USER_PROPERTIES
 from tests.integrations.graph_helpers import GRAPH, TENANT, TokenRecorder, graph_user
 
-FIRST_DELTA = f"{GRAPH}/users/delta?$select={SELECT}&$top=999"
+# A delta round starts from a stored delta link; the baseline and /users start a full pass.
+FIRST_DELTA = f"{GRAPH}/users/delta?$deltatoken=round-1-a1b2c3"
+BASELINE = f"{GRAPH}/users/delta?$select={SELECT}&$deltaToken=latest"
+USERS = f"{GRAPH}/users?$select={SELECT}&$top=999"
 NEXT_1 = f"{GRAPH}/users/delta?$skiptoken=pqwSUjGYvb3jQpbwVAwEL7yuI3dU1LecfkkfLPtnIjsXoYQp_dpA3cNJWc"
 DELTA_LINK = f"{GRAPH}/users/delta?$deltatoken=oEBwdSP6uehIAxQOWq_3Ksh_TLol6KIm3stvdc6hGhZRi1hQ7Spe__dpvm3U4zReE4CYXC2zOtaKdi7KHlUtC2CbRiBIUwOxPKLa"
 ALL_ATTRIBUTES = frozenset(USER_PROPERTIES.values())
@@ -48,7 +51,7 @@ def test_it_follows_next_links_until_the_delta_link(rsps, client):
     rsps.get(FIRST_DELTA, json=page([graph_user(1), graph_user(2)], next_link=NEXT_1))
     rsps.get(NEXT_1, json=page([graph_user(3)], delta_link=DELTA_LINK))
 
-    pages = list(client.iter_user_delta())
+    pages = list(client.iter_user_delta(FIRST_DELTA))
 
     assert [len(p.users) for p in pages] == [2, 1]
     assert (pages[0].next_link, pages[0].delta_link) == (NEXT_1, None)
@@ -56,21 +59,28 @@ def test_it_follows_next_links_until_the_delta_link(rsps, client):
     assert [call.request.url for call in rsps.calls] == [FIRST_DELTA, NEXT_1]
 
 
-def test_the_first_delta_request_selects_every_synced_property_and_sends_the_token(rsps, client):
-    rsps.get(FIRST_DELTA, json=page([], delta_link=DELTA_LINK))
+def test_a_full_pass_takes_the_delta_baseline_then_lists_users_at_999_per_page(rsps, client):
+    # Reference: https://learn.microsoft.com/en-us/graph/delta-query-overview ("sync from now")
+    rsps.get(BASELINE, json=page([], delta_link=DELTA_LINK))
+    rsps.get(USERS, json=page([graph_user(1)], next_link=f"{USERS}&$skiptoken=p2"))
+    rsps.get(f"{USERS}&$skiptoken=p2", json=page([graph_user(2)]))
 
-    list(client.iter_user_delta())
+    pages = list(client.iter_user_delta())
 
+    assert [call.request.url for call in rsps.calls] == [BASELINE, USERS, f"{USERS}&$skiptoken=p2"]
+    assert [len(p.users) for p in pages] == [1, 1]
+    assert (pages[0].delta_link, pages[-1].delta_link) == (None, DELTA_LINK)
     request = rsps.calls[0].request
     assert (
         "$select=id,displayName,givenName,surname,jobTitle,mobilePhone,mail,userPrincipalName," in request.url
     )
     assert request.headers["Authorization"] == f"Bearer {client._token.token}"
-    assert request.method == "GET"
+    assert {call.request.method for call in rsps.calls} == {"GET"}
 
 
-def test_a_custom_page_size_goes_into_top(rsps, client):
-    rsps.get(f"{GRAPH}/users/delta?$select={SELECT}&$top=50", json=page([], delta_link=DELTA_LINK))
+def test_a_custom_page_size_goes_into_top_of_the_users_listing(rsps, client):
+    rsps.get(BASELINE, json=page([], delta_link=DELTA_LINK))
+    rsps.get(f"{GRAPH}/users?$select={SELECT}&$top=50", json=page([]))
 
     assert len(list(client.iter_user_delta(page_size=50))) == 1
 
@@ -94,7 +104,7 @@ def test_pages_are_yielded_one_at_a_time(rsps, client):
     rsps.get(FIRST_DELTA, json=page([graph_user(1)], next_link=NEXT_1))
     rsps.get(NEXT_1, json=page([graph_user(2)], delta_link=DELTA_LINK))
 
-    pages = client.iter_user_delta()
+    pages = client.iter_user_delta(FIRST_DELTA)
     first = next(pages)
 
     assert first.users[0].display_name == "User 1"
@@ -119,14 +129,14 @@ def test_a_delta_page_without_next_or_delta_link_is_malformed(rsps, client):
     rsps.get(FIRST_DELTA, json=page([graph_user(1)]))
 
     with pytest.raises(MalformedResponseError):
-        list(client.iter_user_delta())
+        list(client.iter_user_delta(FIRST_DELTA))
 
 
 # -- parsing records ---------------------------------------------------------------------------
 def test_a_full_record_is_parsed_into_every_attribute(rsps, client):
     rsps.get(FIRST_DELTA, json=page([graph_user(7)], delta_link=DELTA_LINK))
 
-    (user,) = next(client.iter_user_delta()).users
+    (user,) = next(client.iter_user_delta(FIRST_DELTA)).users
 
     assert user.present == ALL_ATTRIBUTES
     assert user.object_id == "00000000-0000-4000-8000-000000000007"
@@ -182,7 +192,7 @@ def test_a_removed_user_is_flagged_removed(rsps, client):
 def test_assigned_licenses_become_has_license(rsps, client, licenses, expected):
     rsps.get(FIRST_DELTA, json=page([graph_user(1, assignedLicenses=licenses)], delta_link=DELTA_LINK))
 
-    (user,) = next(client.iter_user_delta()).users
+    (user,) = next(client.iter_user_delta(FIRST_DELTA)).users
 
     assert user.has_license is expected
 
@@ -200,7 +210,7 @@ def test_unusable_records_are_dropped_and_described_without_losing_the_page(rsps
     ]
     rsps.get(FIRST_DELTA, json=page(records, delta_link=DELTA_LINK))
 
-    result = next(client.iter_user_delta())
+    result = next(client.iter_user_delta(FIRST_DELTA))
 
     assert [u.object_id for u in result.users] == [graph_user(1)["id"], graph_user(8)["id"]]
     assert len(result.problems) == 6
@@ -216,7 +226,7 @@ def test_unknown_properties_are_ignored(rsps, client):
     record = graph_user(1, businessPhones=["+39 02 000"], **{"@odata.type": "#microsoft.graph.user"})
     rsps.get(FIRST_DELTA, json=page([record], delta_link=DELTA_LINK))
 
-    (user,) = next(client.iter_user_delta()).users
+    (user,) = next(client.iter_user_delta(FIRST_DELTA)).users
 
     assert user.present == ALL_ATTRIBUTES
 
@@ -231,7 +241,7 @@ def test_a_body_that_is_not_a_page_is_malformed(rsps, client, body):
     rsps.get(FIRST_DELTA, body=body, content_type="application/json")
 
     with pytest.raises(MalformedResponseError):
-        list(client.iter_user_delta())
+        list(client.iter_user_delta(FIRST_DELTA))
 
 
 @pytest.mark.parametrize(
@@ -248,7 +258,7 @@ def test_a_next_link_to_another_origin_is_refused_and_never_requested(rsps, clie
     rsps.get(FIRST_DELTA, json=page([graph_user(1)], next_link=foreign))
 
     with pytest.raises(MalformedResponseError) as caught:
-        list(client.iter_user_delta())
+        list(client.iter_user_delta(FIRST_DELTA))
 
     assert caught.value.code == "ForeignHost"
     assert "ForeignHost" in str(caught.value)
@@ -262,7 +272,7 @@ def test_a_foreign_delta_link_on_the_last_page_is_refused(rsps, client):
     )
 
     with pytest.raises(MalformedResponseError) as caught:
-        list(client.iter_user_delta())
+        list(client.iter_user_delta(FIRST_DELTA))
 
     assert caught.value.code == "ForeignHost"
 
@@ -277,25 +287,26 @@ def test_a_stored_delta_link_to_another_origin_is_refused_before_any_request(rsp
 
 def test_a_simulator_origin_is_honoured_when_graph_api_url_points_at_it(rsps, settings):
     settings.GRAPH_API_URL = "https://localhost:8443/v1.0"
+    round_link = "https://localhost:8443/v1.0/users/delta?$deltatoken=r1"
     local_next = "https://localhost:8443/v1.0/users/delta?$skiptoken=abc"
-    rsps.get(
-        f"https://localhost:8443/v1.0/users/delta?$select={SELECT}&$top=999",
-        json=page([], next_link=local_next),
-    )
+    rsps.get(round_link, json=page([], next_link=local_next))
     rsps.get(local_next, json=page([], delta_link="https://LOCALHOST:8443/v1.0/users/delta?$deltatoken=y"))
     client = GraphClient(TENANT, token_getter=TokenRecorder(), sleep=lambda seconds: None)
 
-    assert len(list(client.iter_user_delta())) == 2
+    assert len(list(client.iter_user_delta(round_link))) == 2
 
 
 @responses.activate
-def test_delta_requests_ask_for_the_page_size_with_the_prefer_header():
-    responses.get(
-        f"{GRAPH}/users/delta",
-        json={"value": [], "@odata.deltaLink": f"{GRAPH}/users/delta?$deltatoken=x"},
-    )
+def test_delta_requests_send_neither_top_nor_a_page_size_preference():
+    # $top is not supported on user delta; its page size is Microsoft's to choose.
+    # Reference: https://learn.microsoft.com/en-us/graph/api/user-delta?view=graph-rest-1.0
+    responses.get(BASELINE, json={"value": [], "@odata.deltaLink": f"{GRAPH}/users/delta?$deltatoken=x"})
+    responses.get(f"{GRAPH}/users?$select={SELECT}&$top=500", json={"value": []})
+    responses.get(f"{GRAPH}/users/delta?$deltatoken=x", json={"value": [], "@odata.deltaLink": DELTA_LINK})
     client = GraphClient(TENANT, token_getter=TokenRecorder(), sleep=lambda s: None)
 
     list(client.iter_user_delta(page_size=500))
+    list(client.iter_user_delta(f"{GRAPH}/users/delta?$deltatoken=x"))
 
-    assert responses.calls[0].request.headers["Prefer"] == "odata.maxpagesize=500"
+    delta_calls = [c.request for c in responses.calls if "/users/delta" in c.request.url]
+    assert all("$top" not in r.url and "maxpagesize" not in r.headers.get("Prefer", "") for r in delta_calls)

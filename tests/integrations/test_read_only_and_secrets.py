@@ -39,6 +39,7 @@ def connect_through_the_portal(customer, admin, microsoft) -> AzureConnection:
 
 def test_r1_every_graph_call_of_a_sync_is_a_read(customer, customer_admin, microsoft):
     microsoft.users.append(graph_user(99, accountEnabled=False, assignedLicenses=[]))
+    microsoft.app_roles = [["User.Read.All", "MailboxSettings.Read"]]  # so the sync reads mailboxes too
     connection = connect_through_the_portal(customer, customer_admin, microsoft)
 
     run = run_sync(connection, trigger=SyncRun.Trigger.INITIAL)
@@ -89,7 +90,7 @@ def test_r2_no_token_code_or_secret_reaches_the_database_or_the_logs(
 ):
     connection = connect_through_the_portal(customer, customer_admin, microsoft)
     assert run_sync(connection, trigger=SyncRun.Trigger.INITIAL).status == SyncRun.Status.SUCCEEDED
-    # A failing run too: Graph rejects the token twice.
+    # A failing run too: Graph rejects the token twice (a delta round reads /users/delta).
     microsoft.rsps.replace(
         responses.GET,
         f"{GRAPH}/users/delta",

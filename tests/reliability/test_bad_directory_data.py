@@ -34,14 +34,15 @@ ZWSP, RLO, PDF, RLM = "\u200b", "\u202e", "\u202c", "\u200f"
 
 
 class DeltaPages:
-    """`/users/delta` answering from lists of pages: the full pass, then each delta round."""
+    """Graph answering from lists of pages: the full pass (round 0: the delta baseline,
+    then `/users`), then each delta round of `/users/delta`."""
 
     def __init__(self, microsoft) -> None:
         self.rounds: list[list[object]] = []
         self.requests: list[str] = []
-        url = f"{GRAPH}/users/delta"
-        microsoft.rsps.remove(responses.GET, url)
-        microsoft.rsps.add_callback(responses.GET, url, callback=self._answer)
+        for url in (f"{GRAPH}/users/delta", f"{GRAPH}/users"):
+            microsoft.rsps.remove(responses.GET, url)
+            microsoft.rsps.add_callback(responses.GET, url, callback=self._answer)
 
     def add_round(self, *pages: object) -> None:
         """Pages of one round; dict pages get their next/delta links unless they carry their own."""
@@ -62,6 +63,9 @@ class DeltaPages:
     def _answer(self, request):
         self.requests.append(request.url)
         query = parse_qs(urlsplit(request.url).query)
+        if query.get("$deltaToken") == ["latest"]:  # the full pass's baseline: no users
+            body = {"value": [], "@odata.deltaLink": f"{GRAPH}/users/delta?$deltatoken=round1"}
+            return 200, {"Content-Type": "application/json"}, json.dumps(body)
         if "$skiptoken" in query:
             round_number, page = query["$skiptoken"][0][1:].split("p")
             body = self.rounds[int(round_number)][int(page)]

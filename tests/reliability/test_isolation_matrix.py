@@ -139,6 +139,16 @@ MATRIX = [
     Row("logout", "logout", "post", url("logout"), expect(302, 302, 302, 302, 302, 302)),
     Row("healthz", "healthz", "get", url("healthz"), PUBLIC),
     Row("readyz", "readyz", "get", url("readyz"), PUBLIC),
+    # The language switch (Django's set_language): a cookie for anyone, no data, no database
+    # change; back to the page it was used on (here the login page, where anonymous visitors use it).
+    Row(
+        "language switch",
+        "set_language",
+        "post",
+        url("set_language"),
+        expect(302, 302, 302, 302, 302, 302),
+        data=lambda world: {"language": "it", "next": reverse("login")},
+    ),
     # Enrolment is for staff and customer admins; plain members have no page.
     Row("two_factor", "two_factor", "get", url("two_factor"), expect(200, 404, 200, 200, 200, 302)),
     # -- the customer portal ----------------------------------------------------------
@@ -166,7 +176,8 @@ MATRIX = [
         "integrations:callback",
         "get",
         url("integrations:callback"),
-        expect(400, 400, 400, 400, 400, 302),
+        # Anonymous: 401, not a login redirect whose ?next= would carry the sign-in code.
+        expect(400, 400, 400, 400, 400, 401),
     ),
     # Nobody has a sign-in waiting here: nothing to show, and a forged Confirm or Cancel
     # naming customer A is refused (400) or hidden (403/404) before anything is issued.

@@ -1,16 +1,29 @@
-"""Graph /users/delta: full rounds, changes only, removals and expiry."""
+"""Graph /users/delta: full rounds, changes only, removals and expiry, the
+default and the minimal shape, and Microsoft's own page size."""
 
 from __future__ import annotations
+
+import functools
+
+import pytest
 
 from integrations.graph.models import SELECT
 from microsoft_simulator.testing import running_simulator
 from tests.simulator.helpers import CONTOSO, all_pages, graph_error
 
-DELTA = f"/users/delta?$select={SELECT}&$top=20"
+# Reference: https://learn.microsoft.com/en-us/graph/api/user-delta?view=graph-rest-1.0
+DELTA = f"/users/delta?$select={SELECT}"
+MINIMAL = {"Prefer": "return=minimal"}
 
 
-def _round(graph, url=DELTA):
-    users, bodies = all_pages(graph, url)
+@pytest.fixture(autouse=True)
+def small_delta_pages(sim):
+    """50 users in pages of 20, so rounds have several pages (Microsoft's are about 200)."""
+    sim.set_knobs(delta_page_size=20)
+
+
+def _round(graph, url=DELTA, headers=None):
+    users, bodies = all_pages(functools.partial(graph, headers=headers or {}), url)
     return users, bodies[-1]["@odata.deltaLink"]
 
 
@@ -34,14 +47,26 @@ def test_next_and_delta_links_are_opaque(sim, graph):
     assert "$select" not in bodies[-1]["@odata.deltaLink"]
 
 
-def test_a_delta_link_returns_only_changed_properties_new_users_and_removals(sim, graph):
+def test_by_default_a_changed_user_comes_with_every_selected_property(sim, graph):
+    _, link = _round(graph)
+    changed = _some_users(sim, 1)[0]
+    sim.apply("update_user", tenant=CONTOSO, user=changed.id, props={"jobTitle": "Chief Sync Officer"})
+
+    (user,) = _round(graph, link)[0]
+
+    assert list(user) == SELECT.split(",")
+    assert user["jobTitle"] == "Chief Sync Officer"
+    assert user["surname"] == changed.surname
+
+
+def test_with_return_minimal_a_delta_link_returns_only_changed_properties_new_users_and_removals(sim, graph):
     _, link = _round(graph)
     changed, removed = _some_users(sim, 2)
     sim.apply("update_user", tenant=CONTOSO, user=changed.id, props={"jobTitle": "Chief Sync Officer"})
     sim.apply("remove_user", tenant=CONTOSO, user=removed.id)
     added = sim.apply("add_user", tenant=CONTOSO)["user"]
 
-    users, next_link = _round(graph, link)
+    users, next_link = _round(graph, link, MINIMAL)
 
     by_id = {u["id"]: u for u in users}
     assert by_id[changed.id] == {"id": changed.id, "jobTitle": "Chief Sync Officer"}
@@ -56,7 +81,7 @@ def test_setting_a_property_to_null_is_sent_as_null(sim, graph):
     user = next(u for u in _some_users(sim, 40) if u.mobilePhone)
     sim.apply("update_user", tenant=CONTOSO, user=user.id, props={"mobilePhone": None})
 
-    users, _ = _round(graph, link)
+    users, _ = _round(graph, link, MINIMAL)
 
     assert users == [{"id": user.id, "mobilePhone": None}]
 
@@ -105,7 +130,7 @@ def test_changes_during_a_round_show_up_in_the_next_one(sim, graph):
     seen = {u["id"]: u for u in first["value"] + rest}
 
     assert len(seen) == 50  # the round is a consistent snapshot
-    assert _round(graph, bodies[-1]["@odata.deltaLink"])[0] == [
+    assert _round(graph, bodies[-1]["@odata.deltaLink"], MINIMAL)[0] == [
         {"id": user.id, "jobTitle": "Changed mid-round"}
     ]
 
@@ -145,11 +170,18 @@ def test_deltatoken_latest_returns_no_users_but_a_delta_link(sim, graph):
     assert "@odata.deltaLink" in body
 
 
-def test_prefer_maxpagesize_sets_the_page_size(sim, graph):
-    response = graph("/users/delta?$select=displayName", headers={"Prefer": "odata.maxpagesize=10"})
+def test_delta_pages_are_microsofts_size_whatever_top_or_maxpagesize_ask(sim, graph):
+    response = graph(f"{DELTA}&$top=10", headers={"Prefer": "odata.maxpagesize=5"})
 
-    assert len(response.json()["value"]) == 10
-    assert response.headers["Preference-Applied"] == "odata.maxpagesize=10"
+    assert len(response.json()["value"]) == 20
+    assert "Preference-Applied" not in response.headers
+
+
+def test_the_delta_token_option_is_case_insensitive(sim, graph):
+    body = graph("/users/delta?$select=displayName&$deltaToken=latest").json()
+
+    assert body["value"] == []
+    assert "@odata.deltaLink" in body
 
 
 def test_filter_is_not_supported_on_delta(sim, graph):
@@ -159,16 +191,19 @@ def test_filter_is_not_supported_on_delta(sim, graph):
     )
 
 
-def test_a_few_thousand_users_page_in_999_user_pages():
+def test_a_few_thousand_users_page_in_200_user_delta_pages_and_999_user_listing_pages():
     with running_simulator(users=3000, tenants=1, consented=[CONTOSO]) as sim:
         from microsoft_simulator.testing import app_token, session_for
 
         http = session_for(sim)
         token = app_token(sim, CONTOSO, http)
-        users, bodies = all_pages(
-            lambda url: http.get(url, headers={"Authorization": f"Bearer {token}"}),
-            f"{sim.graph_url}/users/delta?$select={SELECT}&$top=999",
-        )
 
+        def get(url):
+            return http.get(url, headers={"Authorization": f"Bearer {token}"})
+
+        delta_users, delta_bodies = all_pages(get, f"{sim.graph_url}/users/delta?$select={SELECT}&$top=999")
+        users, bodies = all_pages(get, f"{sim.graph_url}/users?$select={SELECT}&$top=999")
+
+    assert [len(b["value"]) for b in delta_bodies] == [200] * 15
     assert [len(b["value"]) for b in bodies] == [999, 999, 999, 3]
-    assert len({u["id"] for u in users}) == 3000
+    assert len({u["id"] for u in delta_users}) == len({u["id"] for u in users}) == 3000
