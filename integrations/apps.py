@@ -7,7 +7,7 @@ class IntegrationsConfig(AppConfig):
     """The Microsoft Entra ID connection and the contact sync."""
 
     name = "integrations"
-    verbose_name = _("Entra ID integration")
+    verbose_name = _("Microsoft Entra ID integration")
 
     def ready(self) -> None:
         # The dispatcher schedule is created in code after every migrate (idempotently).

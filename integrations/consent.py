@@ -292,7 +292,9 @@ def confirm(
             "state": state,
         }
     )
-    return f"{settings.AZURE_AUTHORITY_HOST}/{confirmation['tid']}/v2.0/adminconsent?{query}"
+    # A browser page: AZURE_BROWSER_AUTHORITY_HOST (the same host in production; the
+    # demo's simulator serves its browser pages where no certificate warning shows).
+    return f"{settings.AZURE_BROWSER_AUTHORITY_HOST}/{confirmation['tid']}/v2.0/adminconsent?{query}"
 
 
 def cancel(session: SessionBase, form: dict[str, str], *, user_id: int) -> int:

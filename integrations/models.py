@@ -1,4 +1,4 @@
-"""The Entra ID connection of a customer, its directory mirror and mapping,
+"""The Microsoft Entra ID connection of a customer, its directory mirror and mapping,
 the sync runs and the field-level audit log.
 
 Nothing secret is stored here (rule R2): no password, token or app secret.
@@ -56,7 +56,7 @@ class Identity(models.TextChoices):
 
 
 class AzureConnection(models.Model):
-    """A customer's connected Entra ID tenant (one per customer, R11)."""
+    """A customer's connected Microsoft Entra ID tenant (one per customer, R11)."""
 
     customer = models.OneToOneField(
         Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="azure_connection"
@@ -124,9 +124,9 @@ class AzureConnection(models.Model):
 
     class Meta:
         ordering = ["customer__name"]
-        permissions = [("manage_azure", "Can connect, map, sync and disconnect Entra ID tenants")]
-        verbose_name = _("Entra ID connection")
-        verbose_name_plural = _("Entra ID connections")
+        permissions = [("manage_azure", "Can connect, map, sync and disconnect Microsoft Entra ID tenants")]
+        verbose_name = _("Microsoft Entra ID connection")
+        verbose_name_plural = _("Microsoft Entra ID connections")
 
     def __str__(self) -> str:
         return f"{self.customer} → {self.tenant_name or self.tenant_id}"

@@ -42,7 +42,7 @@ def require_manage(user: AbstractBaseUser, customer: Customer) -> None:
         return
     if can_view(user, customer) or (user.is_authenticated and user.is_staff):
         raise PermissionDenied(
-            _("You need to be an administrator of this customer to manage its Entra ID integration.")
+            _("You need to be an administrator of this customer to manage its Microsoft Entra ID connection.")
         )
     raise Http404(_("No such customer."))
 
@@ -50,5 +50,5 @@ def require_manage(user: AbstractBaseUser, customer: Customer) -> None:
 def require_view(user: AbstractBaseUser, customer: Customer) -> None:
     if not can_view(user, customer):
         if user.is_authenticated and user.is_staff:
-            raise PermissionDenied(_("You do not have the Entra ID integration permission."))
+            raise PermissionDenied(_("You do not have the Microsoft Entra ID integration permission."))
         raise Http404(_("No such customer."))

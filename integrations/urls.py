@@ -15,6 +15,7 @@ urlpatterns = [
     path(customer + "sync/", manage.sync_now, name="sync_now"),
     path(customer + "disconnect/", manage.disconnect, name="disconnect"),
     path(customer + "mapping/", mapping.mapping_editor, name="mapping"),
+    path(customer + "runs/", runs.run_history, name="runs"),
     path(customer + "runs/<int:run_id>/", runs.run_detail, name="run"),
     path(customer + "runs/<int:run_id>/progress.json", runs.run_progress, name="run_progress"),
     path(customer + "runs/<int:run_id>/approve/", safety.approve, name="run_approve"),

@@ -272,6 +272,11 @@ AZURE_CLIENT_CERTIFICATE_PATH = env.str("AZURE_CLIENT_CERTIFICATE_PATH", default
 AZURE_AUTHORITY_HOST = env.str("AZURE_AUTHORITY_HOST", default="https://login.microsoftonline.com").rstrip(
     "/"
 )
+# Where browsers are sent for admin consent; the same host in production. The local
+# simulator serves its browser pages over plain HTTP so a real browser shows no warning.
+AZURE_BROWSER_AUTHORITY_HOST = env.str("AZURE_BROWSER_AUTHORITY_HOST", default=AZURE_AUTHORITY_HOST).rstrip(
+    "/"
+)
 GRAPH_API_URL = env.str("GRAPH_API_URL", default="https://graph.microsoft.com/v1.0").rstrip("/")
 AZURE_CA_BUNDLE = env.str("AZURE_CA_BUNDLE", default="")
 AZURE_SYNC_INTERVAL_HOURS = env.float("AZURE_SYNC_INTERVAL_HOURS", default=12)

@@ -6,19 +6,17 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from integrations.admin.base import IntegrationAdmin
+from integrations.audit_format import field_label, initial_values_text
 from integrations.models import FieldChange
 from integrations.sync.plan import AUDITED_FIELDS
-from portal.customers.models import Contact
 
-FIELD_LABELS = {
-    FieldChange.CREATED: _("Contact created"),
-    **{name: capfirst(Contact._meta.get_field(name).verbose_name) for name in AUDITED_FIELDS},
-}
+FIELD_CHOICES = [
+    (name, field_label(name)) for name in (FieldChange.CREATED, *AUDITED_FIELDS, FieldChange.DELETED)
+]
 
 
 class FieldFilter(admin.SimpleListFilter):
@@ -28,7 +26,7 @@ class FieldFilter(admin.SimpleListFilter):
     parameter_name = "field"
 
     def lookups(self, request: HttpRequest, model_admin):
-        return list(FIELD_LABELS.items())
+        return FIELD_CHOICES
 
     def queryset(self, request: HttpRequest, queryset):
         if self.value():
@@ -59,12 +57,12 @@ class FieldChangeAdmin(IntegrationAdmin):
 
     @admin.display(description=_("Field"), ordering="field")
     def field_label(self, change: FieldChange) -> str:
-        return FIELD_LABELS.get(change.field, change.field)
+        return field_label(change.field)
 
     @admin.display(description=_("Old → new"))
     def old_to_new(self, change: FieldChange):
         if change.field == FieldChange.CREATED:
-            return "–"
+            return initial_values_text(change.new_value)  # what the contact was created with
         return format_html(
             "{} → {}", change.old_value or gettext("(empty)"), change.new_value or gettext("(empty)")
         )

@@ -20,7 +20,7 @@ from portal.customers.models import Customer
 def require_integration_staff(request: HttpRequest) -> None:
     """`admin_site.admin_view` only checks `is_staff`, so every custom view and action calls this."""
     if not is_integration_staff(request.user):
-        raise PermissionDenied(gettext("You need the Entra ID integration permission."))
+        raise PermissionDenied(gettext("You need the Microsoft Entra ID integration permission."))
 
 
 def connection_of(customer: Customer) -> AzureConnection | None:

@@ -150,7 +150,7 @@ class AzureConnectionAdmin(IntegrationAdmin):
     def sync_now(self, request: HttpRequest, queryset) -> None:
         operations.sync_customers(self, request, [c.customer for c in queryset.select_related("customer")])
 
-    @admin.action(description=_("Disconnect from Entra ID…"), permissions=["manage_azure"])
+    @admin.action(description=_("Disconnect from Microsoft Entra ID…"), permissions=["manage_azure"])
     def disconnect(self, request: HttpRequest, queryset):
         connections = list(queryset.select_related("customer"))
         return operations.disconnect_action(

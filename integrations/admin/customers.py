@@ -29,7 +29,7 @@ def _tools_context(request: HttpRequest, customer: Customer) -> dict:
 
 
 class IntegrationHealthFilter(admin.SimpleListFilter):
-    """Customers by the state of their Entra ID connection."""
+    """Customers by the state of their Microsoft Entra ID connection."""
 
     title = _("integration health")
     parameter_name = "integration"
@@ -77,7 +77,7 @@ class CustomerIntegrationAdminMixin(IntegrationPermissionMixin):
             return filters
         return [item for item in filters if item is not IntegrationHealthFilter]
 
-    @admin.display(description=_("Entra ID"), ordering="azure_connection__tenant_name")
+    @admin.display(description=_("Microsoft Entra ID"), ordering="azure_connection__tenant_name")
     def integration(self, customer: Customer) -> str:
         connection = connection_of(customer)
         if connection is None:
@@ -158,11 +158,11 @@ class CustomerIntegrationAdminMixin(IntegrationPermissionMixin):
             return None
         return redirect("admin:customers_customer_azure_import", customer.pk)
 
-    @admin.action(description=_("Sync now with Azure AD"), permissions=["manage_azure"])
+    @admin.action(description=_("Sync now with Microsoft Entra ID"), permissions=["manage_azure"])
     def azure_sync_now(self, request: HttpRequest, queryset) -> None:
         operations.sync_customers(self, request, self._selected_customers(queryset))
 
-    @admin.action(description=_("Disconnect from Azure AD…"), permissions=["manage_azure"])
+    @admin.action(description=_("Disconnect from Microsoft Entra ID…"), permissions=["manage_azure"])
     def azure_disconnect(self, request: HttpRequest, queryset):
         customers = self._selected_customers(queryset)
         return operations.disconnect_action(
@@ -181,7 +181,8 @@ class CustomerIntegrationAdminMixin(IntegrationPermissionMixin):
         customer = self._customer_or_404(request, object_id)
         context = {
             **self.admin_site.each_context(request),
-            "title": gettext("Import %(customer)s's contacts from Azure AD") % {"customer": customer.name},
+            "title": gettext("Import %(customer)s's contacts from Microsoft Entra ID")
+            % {"customer": customer.name},
             "subtitle": None,
             "opts": self.opts,
             "original": customer,

@@ -70,15 +70,15 @@ def sync_customers(modeladmin: admin.ModelAdmin, request: HttpRequest, customers
     if not_connected:
         modeladmin.message_user(
             request,
-            gettext("Not connected to Entra ID, nothing to sync: %(customers)s.")
-            % {"customers": _names(not_connected)},
+            gettext("Not connected to Microsoft Entra ID, nothing to sync: %(names)s.")
+            % {"names": _names(not_connected)},
             messages.WARNING,
         )
     if not_in_plan:
         modeladmin.message_user(
             request,
-            gettext("The Entra ID sync is not included in the plan of: %(customers)s.")
-            % {"customers": _names(not_in_plan)},
+            gettext("The Microsoft Entra ID sync is not included in the plan of: %(names)s.")
+            % {"names": _names(not_in_plan)},
             messages.WARNING,
         )
 
@@ -108,9 +108,10 @@ def disconnect_customers(
     modeladmin.message_user(
         request,
         gettext(
-            "Disconnected from Entra ID: %(customers)s. Their contacts and sync history are kept. %(instructions)s"
+            "Disconnected from Microsoft Entra ID: %(names)s. Their contacts and sync history are kept. "
+            "%(instructions)s"
         )
-        % {"customers": _names(done), "instructions": instructions},
+        % {"names": _names(done), "instructions": instructions},
         messages.SUCCESS,
     )
 
@@ -134,7 +135,7 @@ def disconnect_confirmation(
     connected = [(customer, connection_of(customer)) for customer in customers if connection_of(customer)]
     context = {
         **modeladmin.admin_site.each_context(request),
-        "title": gettext("Disconnect from Entra ID?"),
+        "title": gettext("Disconnect from Microsoft Entra ID?"),
         "subtitle": None,
         "opts": modeladmin.opts,
         "object": obj,

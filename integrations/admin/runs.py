@@ -15,17 +15,11 @@ from integrations.admin import safety
 from integrations.admin.base import IntegrationAdmin, changes_url
 from integrations.models import SyncRun
 from integrations.sync.plan import SkipReason
+from portal.formatting import duration_text
 
 
 def format_duration(duration: timedelta | None) -> str:
-    if duration is None:
-        return "–"
-    seconds = int(duration.total_seconds())
-    minutes, seconds = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
+    return duration_text(duration, "–")
 
 
 @admin.register(SyncRun)

@@ -69,8 +69,11 @@ def run_enqueue(
     """
     if not connection.customer.azure_sync_available:
         raise SyncNotAllowed(
-            f"{connection.customer.name}'s {connection.customer.get_plan_display()} plan does not include "
-            "the Azure AD sync, so no sync was started."
+            _(
+                "%(customer)s's %(plan)s plan does not include the Microsoft Entra ID sync, "
+                "so no sync was started."
+            )
+            % {"customer": connection.customer.name, "plan": connection.customer.get_plan_display()}
         )
     with transaction.atomic():
         AzureConnection.objects.select_for_update().filter(pk=connection.pk).first()

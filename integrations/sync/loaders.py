@@ -73,6 +73,7 @@ def mirror_users(connection: AzureConnection) -> Iterator[MirrorUser]:
             kind,
             licensed,
             purpose,
+            display,
         ) = row
         yield MirrorUser(
             oid,
@@ -88,6 +89,7 @@ def mirror_users(connection: AzureConnection) -> Iterator[MirrorUser]:
             share(kind, kind),
             _flag(licensed),
             share(purpose, purpose),
+            display,
         )
 
 

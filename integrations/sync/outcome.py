@@ -102,7 +102,7 @@ def _attention_reason(error: Exception) -> str:
         )
     return gettext_noop(
         "The portal's app was removed from your Microsoft tenant, or its permission was withdrawn. "
-        "An administrator of your Microsoft tenant must click Reconnect to Azure AD and grant consent again."
+        "An administrator of your Microsoft tenant must click Reconnect to Microsoft Entra ID and grant consent again."
     )
 
 

@@ -84,6 +84,7 @@ class MirrorUser(NamedTuple):
     user_type: str = "Member"
     has_license: bool | None = None
     purpose: str = ""
+    display_name: str = ""
 
 
 class ContactState(NamedTuple):
@@ -98,6 +99,7 @@ class ContactState(NamedTuple):
     site_id: int | None = None
     is_shared_mailbox: bool = False
     azure_object_id: str | None = None
+    mailbox_purpose: str = ""
     is_active: bool = True
 
 
@@ -116,6 +118,7 @@ class ContactCreate(NamedTuple):
     mobile_phone: str
     site_id: int
     is_shared_mailbox: bool
+    mailbox_purpose: str = ""
 
 
 class ContactUpdate(NamedTuple):
@@ -215,6 +218,28 @@ def is_mailbox(user: MirrorUser) -> bool:
     if user.purpose:
         return user.purpose in MAILBOX_PURPOSES
     return user.account_enabled is False and user.has_license is False and bool(user.mail.strip())
+
+
+def mailbox_purpose(user: MirrorUser) -> str:
+    """shared, room or equipment for a mailbox (the fallback shape counts as shared), else ""."""
+    if user.purpose in MAILBOX_PURPOSES:
+        return user.purpose
+    return "shared" if is_mailbox(user) else ""
+
+
+NAME_MAX_LENGTH = 64
+
+
+def directory_name(user: MirrorUser) -> tuple[str, str]:
+    """The contact's (first name, last name) from the directory.
+
+    Given name and surname when Entra has either; otherwise (shared, room and
+    equipment mailboxes have neither) the display name becomes the first name
+    and the last name stays empty, so no contact is nameless. See README.md, "Names and mailboxes".
+    """
+    if user.given_name.strip() or user.surname.strip():
+        return user.given_name, user.surname
+    return user.display_name.strip()[:NAME_MAX_LENGTH], ""
 
 
 def _looks_like_email(email: str) -> bool:
@@ -320,7 +345,9 @@ def _build_plan(
     follow_email = matches is not None
     matched_ids: set[int] = set()
     for key, (user, email, site_id) in candidates.items():
-        shared = is_mailbox(user)
+        purpose = mailbox_purpose(user)
+        shared = bool(purpose)
+        first_name, last_name = directory_name(user)
         if matches is None:
             contact = contacts_by_email.get(key)
         elif key in matches:
@@ -332,42 +359,47 @@ def _build_plan(
         if contact is not None and present is not None:
             matched_ids.add(contact.id)
         if contact is None:
-            if policy.portal_owned:
-                user = user._replace(
-                    **{SYNCED_FIELDS[f]: "" for f in policy.portal_owned if f in SYNCED_FIELDS}
-                )
+            job_title, mobile_phone = user.job_title, user.mobile_phone
+            if policy.portal_owned:  # never written, not even on a new contact
+                owned = policy.portal_owned
+                first_name = "" if "first_name" in owned else first_name
+                last_name = "" if "last_name" in owned else last_name
+                job_title = "" if "job_title" in owned else job_title
+                mobile_phone = "" if "mobile_phone" in owned else mobile_phone
             plan.creates.append(
                 ContactCreate(
                     object_id=user.object_id,
                     email=email,
-                    first_name=user.given_name,
-                    last_name=user.surname,
-                    job_title=user.job_title,
-                    mobile_phone=user.mobile_phone,
+                    first_name=first_name,
+                    last_name=last_name,
+                    job_title=job_title,
+                    mobile_phone=mobile_phone,
                     site_id=site_id,
                     is_shared_mailbox=shared,
+                    mailbox_purpose=purpose,
                 )
             )
             continue
         if (
             # The common case, compared in one go: nothing differs.
-            contact[2:7] == (user.given_name, user.surname, user.job_title, user.mobile_phone, site_id)
+            contact[2:7] == (first_name, last_name, user.job_title, user.mobile_phone, site_id)
             and contact.azure_object_id == user.object_id
             and contact.is_shared_mailbox == shared
+            and contact.mailbox_purpose == purpose
             and contact.is_active
             and (not follow_email or contact.email == email)
         ):
             plan.unchanged += 1
             continue
         if default_policy and contact.is_active:
-            update = _diff(contact, user, site_id, shared, site_names)
+            update = _diff(contact, user, site_id, purpose, site_names)
         else:
             update = _diff_with_policy(
                 contact,
                 user,
                 email,
                 site_id,
-                shared,
+                purpose,
                 site_names,
                 policy,
                 follow_email,
@@ -441,7 +473,7 @@ def _diff_with_policy(
     user: MirrorUser,
     email: str,
     site_id: int,
-    shared: bool,
+    purpose: str,
     site_names: Mapping[int, str],
     policy: PlanPolicy,
     follow_email: bool,
@@ -452,7 +484,7 @@ def _diff_with_policy(
     one's divergence is noted), the email follows the object, and a returning user's
     contact is reactivated."""
     pinned = policy.pinned.get(contact.id, _NO_PINS)
-    base = _diff(contact, user, site_id, shared, site_names)
+    base = _diff(contact, user, site_id, purpose, site_names)
     changes: list[FieldUpdate] = []
     values: dict[str, object] = {}
     if base is not None:
@@ -540,13 +572,21 @@ def _admit(user: MirrorUser, value: str, site_by_value: Mapping[str, int]) -> tu
 
 
 def _diff(
-    contact: ContactState, user: MirrorUser, site_id: int, shared: bool, site_names: Mapping[int, str]
+    contact: ContactState, user: MirrorUser, site_id: int, purpose: str, site_names: Mapping[int, str]
 ) -> ContactUpdate | None:
     """The fields of `contact` that differ from the directory; None when none do."""
     changes: list[FieldUpdate] = []
     values: dict[str, object] = {}
+    shared = bool(purpose)
+    first_name, last_name = directory_name(user)
     for contact_field, user_attribute in SYNCED_FIELDS.items():
-        old, new = getattr(contact, contact_field), getattr(user, user_attribute)
+        old = getattr(contact, contact_field)
+        if contact_field == "first_name":
+            new = first_name
+        elif contact_field == "last_name":
+            new = last_name
+        else:
+            new = getattr(user, user_attribute)
         if old != new:
             changes.append(FieldUpdate(contact_field, old, new))
             values[contact_field] = new
@@ -559,6 +599,8 @@ def _diff(
         values["azure_object_id"] = user.object_id
     if contact.is_shared_mailbox != shared:
         values["is_shared_mailbox"] = shared
+    if contact.mailbox_purpose != purpose:
+        values["mailbox_purpose"] = purpose
     if not values:
         return None
     return ContactUpdate(

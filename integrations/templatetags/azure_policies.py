@@ -18,3 +18,12 @@ def contact_divergences(contacts) -> dict[int, list[dict[str, str]]]:
 @register.filter
 def for_contact(divergences: dict, contact_id: int) -> list:
     return divergences.get(contact_id, [])
+
+
+@register.simple_tag
+def contact_divergences_for(contact) -> dict[str, list]:
+    """`{% contact_divergences_for contact as policy %}`: its pinned fields' labels and divergences."""
+    from integrations.policy_selectors import LABELS
+
+    pinned = [str(LABELS.get(field, field)) for field in contact.pins.values_list("field", flat=True)]
+    return {"pinned": pinned, "divergences": pinned_divergences([contact]).get(contact.pk, [])}

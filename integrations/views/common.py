@@ -21,7 +21,7 @@ def customer_for(request: HttpRequest, customer_id: int, *, manage: bool = False
 def connection_for(customer: Customer) -> AzureConnection:
     connection = AzureConnection.objects.filter(customer=customer).first()
     if connection is None:
-        raise Http404(_("This customer is not connected to Entra ID."))
+        raise Http404(_("This customer is not connected to Microsoft Entra ID."))
     return connection
 
 

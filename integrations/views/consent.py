@@ -42,7 +42,10 @@ def connect_start(request: HttpRequest, customer_id: int) -> HttpResponse:
     permissions.require_manage(request.user, customer)
     if not customer.azure_sync_available:
         return refused(
-            request, customer, _("The Entra ID sync is not included in this customer's plan."), status=403
+            request,
+            customer,
+            _("The Microsoft Entra ID sync is not included in this customer's plan."),
+            status=403,
         )
     tenant = request.POST.get("tenant", "").strip()
     try:
@@ -197,7 +200,9 @@ def _customer_of_form(request: HttpRequest) -> Customer:
         ) from None
     permissions.require_manage(request.user, customer)
     if not customer.azure_sync_available:
-        raise consent.ConsentRefused(_("The Entra ID sync is not included in this customer's plan."))
+        raise consent.ConsentRefused(
+            _("The Microsoft Entra ID sync is not included in this customer's plan.")
+        )
     return customer
 
 
@@ -207,7 +212,9 @@ def _finish_consent(request: HttpRequest, params: dict[str, str]) -> HttpRespons
     try:
         permissions.require_manage(request.user, customer)
         if not customer.azure_sync_available:
-            raise consent.ConsentRefused(_("The Entra ID sync is not included in this customer's plan."))
+            raise consent.ConsentRefused(
+                _("The Microsoft Entra ID sync is not included in this customer's plan.")
+            )
         verify_tenant_access(verified.tenant_id, fresh_consent=True)
         tenant_name = verified.tenant_name or read_tenant_name(verified.tenant_id)
         connection = connection_connect(

@@ -23,13 +23,17 @@ from portal.activity import services as activity
 def manage(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = customer_for(request, customer_id)
     connection = AzureConnection.objects.filter(customer=customer).first()
-    recent = list(customer.sync_runs.select_related("requested_by")[:10])
+    # Only the current connection's runs; those of earlier connections (another
+    # tenant, or before a disconnect) are listed apart, collapsed.
+    recent = list(connection.runs.select_related("requested_by")[:10]) if connection else []
+    earlier = customer.sync_runs.exclude(connection=connection) if connection else customer.sync_runs.all()
     context = {
         "customer": customer,
         "connection": connection,
         "can_manage": permissions.can_manage(request.user, customer),
         "mappings": connection.mappings.select_related("site").order_by("value") if connection else [],
         "runs": recent,
+        "earlier_runs": list(earlier.order_by("-created_at", "-id")[:10]),
         "last_run": next((r for r in recent if not r.dry_run and not r.is_active), None),
         "active_run": runs.active_run(connection) if connection else None,
         "skip_labels": SkipReason.LABELS,

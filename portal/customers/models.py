@@ -87,7 +87,20 @@ class Contact(models.Model):
     job_title = models.CharField(_("job title"), max_length=128, blank=True)
     mobile_phone = models.CharField(_("mobile phone"), max_length=64, blank=True)
     is_shared_mailbox = models.BooleanField(_("shared mailbox"), default=False)
-    azure_object_id = models.CharField(_("Entra ID object ID"), max_length=36, null=True, blank=True)
+
+    class MailboxPurpose(models.TextChoices):
+        NONE = "", _("Person")
+        SHARED = "shared", _("Shared mailbox")
+        ROOM = "room", _("Room mailbox")
+        EQUIPMENT = "equipment", _("Equipment mailbox")
+
+    # Which kind of mailbox a synced shared mailbox is (is_shared_mailbox covers all three).
+    mailbox_purpose = models.CharField(
+        _("mailbox"), max_length=12, choices=MailboxPurpose.choices, blank=True, default=""
+    )
+    azure_object_id = models.CharField(
+        _("Microsoft Entra ID object ID"), max_length=36, null=True, blank=True
+    )
     # False: the directory user left (leavers policy "deactivate", design.md §6.2). Greyed out, never hidden.
     # db_default too: the sync inserts contacts in plain SQL without naming this column.
     is_active = models.BooleanField(_("active"), default=True, db_default=True)
@@ -113,8 +126,20 @@ class Contact(models.Model):
         ]
 
     def __str__(self) -> str:
-        full_name = f"{self.first_name} {self.last_name}".strip()
+        full_name = self.full_name
         return f"{full_name} <{self.email}>" if full_name else self.email
+
+    # The fields a directory sync overwrites (R7, R9 in docs/design.md), shown as managed on synced contacts.
+    DIRECTORY_FIELDS = ("first_name", "last_name", "job_title", "mobile_phone", "site")
+
+    @property
+    def is_directory_managed(self) -> bool:
+        """Linked to a directory user: its directory fields follow the directory, local edits do not stick."""
+        return bool(self.azure_object_id)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
 
 
 class ContactPin(models.Model):

@@ -70,3 +70,15 @@ def site_detail(request: HttpRequest, customer_id: int, site_id: int) -> HttpRes
         "is_customer_admin": selectors.is_customer_admin(user=request.user, customer=site.customer),
     }
     return render(request, "portal/site_detail.html", context)
+
+
+@login_required
+def contact_detail(request: HttpRequest, customer_id: int, contact_id: int) -> HttpResponse:
+    """One contact, with what the directory sync did to it (its audit rows, when the integration is installed)."""
+    contact = selectors.contact_for_user(user=request.user, customer_id=customer_id, contact_id=contact_id)
+    context = {
+        "customer": contact.customer,
+        "contact": contact,
+        "is_customer_admin": selectors.is_customer_admin(user=request.user, customer=contact.customer),
+    }
+    return render(request, "portal/contact_detail.html", context)

@@ -103,3 +103,17 @@ def test_a_pin_added_in_the_admin_records_who_pinned_it(client, superuser, conta
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
     pin = ContactPin.objects.get(contact=left)
     assert (pin.field, pin.pinned_by) == ("mobile_phone", superuser)
+
+
+def test_the_contact_page_shows_the_status_the_pins_and_what_the_directory_says(
+    client, customer_admin, contacts
+):
+    left, pinned = contacts
+    client.force_login(customer_admin)
+
+    pinned_page = client.get(reverse("portal:contact", args=[pinned.customer_id, pinned.pk])).content.decode()
+    left_page = client.get(reverse("portal:contact", args=[left.customer_id, left.pk])).content.decode()
+
+    assert "Job title pinned at “Lead”; directory says “Analyst”" in pinned_page
+    assert reverse("integrations:contact_pins", args=[pinned.customer_id, pinned.pk]) in pinned_page
+    assert "data-inactive" in left_page and "inactive-card" in left_page

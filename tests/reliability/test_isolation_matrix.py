@@ -169,6 +169,20 @@ MATRIX = [
         lambda w: reverse("portal:site", args=[w.a.pk, w.b_site.pk]),
         expect(404, 404, 404, 404, 404, 302),
     ),
+    Row(
+        "contact",
+        "portal:contact",
+        "get",
+        lambda w: reverse("portal:contact", args=[w.a.pk, w.a.contacts.get().pk]),
+        PORTAL,
+    ),
+    Row(
+        "B's contact under A",
+        "portal:contact",
+        "get",
+        lambda w: reverse("portal:contact", args=[w.a.pk, w.b.contacts.get().pk]),
+        expect(404, 404, 404, 404, 404, 302),
+    ),
     # -- the integration's pages ------------------------------------------------------
     Row("connect", "integrations:connect", "post", url("integrations:connect", a_id), MANAGER_POST),
     Row(
@@ -332,6 +346,7 @@ MATRIX = [
     ),
     Row("pause", "integrations:pause", "post", url("integrations:pause", a_id), MANAGER_POST),
     Row("resume", "integrations:resume", "post", url("integrations:resume", a_id), MANAGER_POST),
+    Row("run history", "integrations:runs", "get", url("integrations:runs", a_id), VIEWER),
     Row("audit", "integrations:audit", "get", url("integrations:audit", a_id), VIEWER),
     Row(
         "audit filtered by B's run",

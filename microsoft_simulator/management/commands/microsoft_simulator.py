@@ -67,6 +67,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--client-secret", default="", help="default: AZURE_CLIENT_SECRET or the simulator's"
         )
+        parser.add_argument(
+            "--browser-port",
+            type=int,
+            default=None,
+            help="also serve the sign-in and consent pages over plain HTTP on this port (no certificate warning)",
+        )
         parser.add_argument("--verbose", action="store_true", help="log every request")
         sub = parser.add_subparsers(dest="action")
         mutate = sub.add_parser("mutate", help="change a tenant of the running simulator")
@@ -235,6 +241,7 @@ class Command(BaseCommand):
                 client_certificate_pem=certificate if certificate and b"CERTIFICATE" in certificate else None,
                 state_file=options["state_file"],
                 verbose=options["verbose"],
+                browser_port=options["browser_port"],
             )
         except (OSError, ValueError, KeyError) as exc:
             raise CommandError(f"cannot start the simulator: {exc}") from None
