@@ -55,7 +55,11 @@ def test_pinning_is_saved_with_its_author_and_the_sync_then_leaves_the_field(
     site_page = client.get(
         reverse("portal:site", args=[contact.customer_id, contact.site_id])
     ).content.decode()
-    assert "directory says “Analyst”" in site_page and url(contact) in site_page
+    contact_page = client.get(
+        reverse("portal:contact", args=[contact.customer_id, contact.pk])
+    ).content.decode()
+    assert "directory says “Analyst”" in site_page and "directory says “Analyst”" in contact_page
+    assert url(contact) in contact_page
 
 
 def test_unpinning_lets_the_directory_win_again(client, customer_admin, contact, mapped, sync):
