@@ -68,8 +68,10 @@ def test_b_answers_exactly_like_a_customer_that_does_not_exist(
 
 
 def _without_csrf(content: bytes) -> bytes:
-    """The styled 404 page has the logout form, whose CSRF token is masked anew on every response."""
-    return re.sub(rb'name="csrfmiddlewaretoken" value="[^"]+"', b"", content)
+    """The styled 404 page has the logout form, whose CSRF token is masked anew on every response,
+    and the language switch, which returns to the requested path (the URL the visitor typed)."""
+    content = re.sub(rb'name="csrfmiddlewaretoken" value="[^"]+"', b"", content)
+    return re.sub(rb'name="next" value="[^"]*"', b"", content)
 
 
 def test_a_site_of_b_is_404_under_the_url_of_a(client, member_of_a, customer, other_site):

@@ -162,7 +162,10 @@ def test_the_demo_sign_in_page_is_plain_http_and_the_connection_still_completes(
         assert page.url.startswith(sim.simulator.browser_base_url)  # no certificate for a browser to doubt
         shot(page, "simulator-sign-in-http")
         page.click(f'button[data-login="{CONTOSO_ADMIN}"]')
+        page.wait_for_url(re.compile(r"/integrations/azure/confirm/"))
+        page.click("#confirm-tenant-button")
         page.wait_for_url(re.compile(r"/adminconsent"))
+        assert page.url.startswith(sim.simulator.browser_base_url)  # the consent page too
         page.click('button[data-action="accept"]')
         page.wait_for_url(re.compile(r"/integrations/azure/customers/\d+/mapping/"))
 

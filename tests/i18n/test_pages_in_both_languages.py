@@ -38,8 +38,8 @@ EXPECTED = {
     "customer": ("Gestisci integrazione Azure AD", "Manage Azure AD integration"),
     "site": ("Cerca nome, email o qualifica", "Search name, email or title"),
     "management": ("Esecuzioni recenti", "Recent runs"),
-    "mapping": ("Mappa Azure AD sulle tue sedi", "Map Azure AD to your sites"),
-    "run": ("Letti da Azure AD", "Read from Azure AD"),
+    "mapping": ("Mappa Microsoft Entra ID sulle tue sedi", "Map Microsoft Entra ID to your sites"),
+    "run": ("Letti da Microsoft Entra ID", "Read from Microsoft Entra ID"),
     "audit": ("Registro di audit", "Audit log"),
 }
 
@@ -135,8 +135,8 @@ def test_the_login_page_is_italian(client):
 @pytest.mark.parametrize(
     ("url_name", "italian"),
     [
-        ("admin:index", "Integrazione Entra ID"),  # our app's verbose name, next to Django's own Italian
-        ("admin:customers_customer_changelist", "Sincronizza ora con Azure AD"),  # an action
+        ("admin:index", "Integrazione Microsoft Entra ID"),  # our app's verbose name, beside Django's
+        ("admin:customers_customer_changelist", "Sincronizza ora con Microsoft Entra ID"),  # an action
         ("admin:integrations_syncrun_changelist", "Riuscita"),  # a status choice
         ("admin:integrations_fieldchange_changelist", "Qualifica"),  # a field label
     ],
