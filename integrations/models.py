@@ -41,6 +41,20 @@ class PauseReason(models.TextChoices):
     UNDO = "undo", _("Paused after an undo")
 
 
+class Leavers(models.TextChoices):
+    """What happens to a contact whose directory user left (design.md §6.2)."""
+
+    KEEP = "keep", _("Keep the contact as it is")
+    DEACTIVATE = "deactivate", _("Deactivate the contact (reactivated if the user comes back)")
+
+
+class Identity(models.TextChoices):
+    """How a directory user finds its contact (design.md §6.2)."""
+
+    EMAIL = "email", _("By email (an email change makes a new contact)")
+    OBJECT = "object", _("By directory object (the contact follows renames)")
+
+
 class AzureConnection(models.Model):
     """A customer's connected Microsoft Entra ID tenant (one per customer, R11)."""
 
@@ -98,6 +112,15 @@ class AzureConnection(models.Model):
     # The mass-change brake; None: the global default (settings.AZURE_BRAKE_*).
     brake_percent = models.PositiveSmallIntegerField(null=True, blank=True)
     brake_minimum = models.PositiveIntegerField(null=True, blank=True)
+
+    # Policies (design.md §6.2); the defaults are the seed's behaviour.
+    leavers = models.CharField(max_length=10, choices=Leavers.choices, default=Leavers.KEEP)
+    identity = models.CharField(max_length=10, choices=Identity.choices, default=Identity.EMAIL)
+    # Object ids of Entra groups whose (transitive) members are in scope; empty: everyone.
+    scope_groups = models.JSONField(default=list, blank=True)
+    licensed_only = models.BooleanField(default=False)
+    # Synced contact fields the portal owns: the sync never writes them.
+    portal_owned_fields = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["customer__name"]
@@ -208,6 +231,28 @@ class DirectoryUser(models.Model):
 
     def __str__(self) -> str:
         return self.mail or self.user_principal_name or self.object_id
+
+
+class ScopeGroupMember(models.Model):
+    """A user in a scope group (transitively), as last read from Graph; the plan reads
+    this, not the network, so a preview needs no Microsoft call."""
+
+    # Indexed by the unique (connection, group_id, object_id) constraint.
+    connection = models.ForeignKey(
+        AzureConnection, on_delete=models.CASCADE, related_name="scope_members", db_index=False
+    )
+    group_id = models.CharField(max_length=36)
+    object_id = models.CharField(max_length=36)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "group_id", "object_id"], name="scope_group_member_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group_id}: {self.object_id}"
 
 
 class SiteMapping(models.Model):
@@ -353,6 +398,9 @@ class SyncRun(models.Model):
     error_kind = models.CharField(_("error kind"), max_length=30, blank=True)
     # For dry runs: a sample of the planned changes (the preview).
     preview = models.JSONField(_("preview"), default=dict, blank=True)
+    # What the connection's policies did (design.md §6.2): deactivated, reactivated, renamed,
+    # and the pinned fields whose directory value differs ({"count": n, "sample": [...]}).
+    policy_summary = models.JSONField(_("policy summary"), default=dict, blank=True)
 
     # Safety net (docs/design.md §6.1): the run an undo reverts, the held run an approval applies,
     # and what a person decided about this run if it was held.

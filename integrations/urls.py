@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from integrations.views import audit, consent, manage, mapping, runs, safety
+from integrations.views import audit, consent, manage, mapping, pins, policies, runs, safety
 
 app_name = "integrations"
 customer = "azure/customers/<int:customer_id>/"
@@ -23,6 +23,8 @@ urlpatterns = [
     path(customer + "runs/<int:run_id>/undo/", safety.undo, name="run_undo"),
     path(customer + "pause/", safety.pause_syncs, name="pause"),
     path(customer + "resume/", safety.resume_syncs, name="resume"),
+    path(customer + "policies/", policies.policy_page, name="policies"),
+    path(customer + "contacts/<int:contact_id>/pins/", pins.contact_pins, name="contact_pins"),
     path(customer + "audit/", audit.audit_log, name="audit"),
     path(customer + "audit.csv", audit.audit_csv, name="audit_csv"),
 ]

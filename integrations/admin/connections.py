@@ -97,8 +97,27 @@ class AzureConnectionAdmin(IntegrationAdmin):
             _("Directory reading"),
             {"fields": ["full_pass_completed_at", "delta_link_saved_at", "mailbox_settings_readable"]},
         ),
+        (
+            "Policies",
+            {
+                "fields": [
+                    "leavers",
+                    "identity",
+                    "scope_groups",
+                    "licensed_only",
+                    "portal_owned_fields",
+                    "policy_page",
+                ]
+            },
+        ),
     ]
-    readonly_fields = ["sync_in_progress", "history", "paused"]
+    readonly_fields = ["sync_in_progress", "history", "paused", "policy_page"]
+
+    @admin.display(description="Change the policies")
+    def policy_page(self, obj: AzureConnection):
+        # Changed through the policy page (previewed, recorded with its author), like the mapping.
+        url = reverse("integrations:policies", args=[obj.customer_id])
+        return format_html('<a href="{}">Policy page (preview, then save)</a>', url)
 
     @admin.display(description="Paused")
     def paused(self, obj: AzureConnection) -> str:

@@ -42,6 +42,8 @@ UPDATABLE_CONTACT_COLUMNS = (
     "azure_object_id",
     "is_shared_mailbox",
     "mailbox_purpose",
+    "is_active",  # leavers policy (design.md §6.2)
+    "email",  # identity "object": the contact follows its directory object's renames
 )
 NEW_CONTACT_COLUMNS = (
     "email",

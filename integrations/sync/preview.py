@@ -5,6 +5,7 @@ from __future__ import annotations
 from itertools import islice
 
 from integrations.sync.plan import SkipReason, SyncPlan
+from integrations.sync.policy_summary import policy_summary
 
 SAMPLE_SIZE = 20
 
@@ -34,4 +35,5 @@ def summarize_plan(plan: SyncPlan, *, sample_size: int = SAMPLE_SIZE) -> dict:
                 sample_size,
             )
         ),
+        "policy": policy_summary(plan, sample_size=sample_size),
     }

@@ -30,7 +30,9 @@ from integrations.sync.lease import Lease, LeaseLost, holder_run_id
 from integrations.sync.mirror import mark_unseen_removed, write_page
 from integrations.sync.pipeline import read_ahead
 from integrations.sync.plan import SyncPlan, build_plan
+from integrations.sync.policy_summary import has_effect, policy_summary
 from integrations.sync.preview import summarize_plan
+from integrations.sync.scope import refresh_scope_members
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +47,8 @@ class DirectoryClient(Protocol):
     def iter_user_delta(self, delta_link: str | None = None) -> Iterator[UserPage]: ...
 
     def get_mailbox_purposes(self, object_ids: Sequence[str]) -> dict[str, str]: ...
+
+    def iter_group_user_ids(self, group_id: str) -> Iterator[str]: ...
 
 
 def default_client_factory(tenant_id: str) -> DirectoryClient:
@@ -160,6 +164,7 @@ def _execute(
         run.phase = "classifying"
         run.save_fields("phase")
         warnings = _classify(connection, run, lease, client)
+        _read_scope(connection, run, lease, client)
 
     run.phase = "planning"
     run.save_fields("phase")
@@ -191,6 +196,15 @@ def _execute(
             "they will be updated at the next run."
         )
     run.save_fields("created", "updated", "fields_changed", "warnings")
+
+
+def _read_scope(connection: AzureConnection, run: SyncRun, lease: Lease, client: DirectoryClient) -> None:
+    """Group scope (design.md §6.2): the chosen groups' members, read on every run."""
+    if not connection.scope_groups:
+        return
+    run.phase = "scoping"
+    run.save_fields("phase")
+    refresh_scope_members(connection, client, guard=lease.renew)
 
 
 def _fetch(
@@ -305,11 +319,13 @@ def plan_for_connection(
     mapping: dict[str, int] | None = None,
     attribute: str | None = None,
     new_sites: dict[int, str] | None = None,
+    policy: dict[str, object] | None = None,
 ) -> SyncPlan:
     """The plan for a connection from its mirror.
 
     `mapping`, `attribute` and `new_sites` (placeholder ids of sites still to
-    be created) let the mapping editor preview unsaved choices.
+    be created) let the mapping editor preview unsaved choices; `policy`
+    (field name → value) lets the policy page preview unsaved policies.
     """
     attribute = attribute or connection.mapping_attribute
     site_by_value = mapping if mapping is not None else loaders.site_by_value(connection)
@@ -319,6 +335,7 @@ def plan_for_connection(
         site_by_value=site_by_value,
         contacts=loaders.contact_states(connection.customer_id),
         site_names={**loaders.site_names(connection.customer_id), **(new_sites or {})},
+        policy=loaders.plan_policy(connection, **(policy or {})),
     )
 
 
@@ -330,6 +347,15 @@ def _record_plan(run: SyncRun, plan: SyncPlan) -> None:
     run.skipped_by_reason = dict(sorted(plan.skips.items()))
     run.fields_changed = plan.field_change_count
     run.save_fields("created", "updated", "unchanged", "skipped", "skipped_by_reason", "fields_changed")
+    _record_policy_effects(run, plan)
+
+
+def _record_policy_effects(run: SyncRun, plan: SyncPlan) -> None:
+    """Deactivations, renames and pinned fields' divergences on the run (design.md §6.2)."""
+    summary = policy_summary(plan)
+    if has_effect(summary):
+        run.policy_summary = summary
+        run.save_fields("policy_summary")
 
 
 def _summarize_notes(notes: list[str]) -> list[str]:

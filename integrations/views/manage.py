@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from integrations import permissions
 from integrations.models import AzureConnection
-from integrations.services import runs
+from integrations.services import policies, runs
 from integrations.services.connections import REMOVE_APP_INSTRUCTIONS, connection_disconnect
 from integrations.sync.plan import SkipReason
 from integrations.views import safety
@@ -39,6 +39,7 @@ def manage(request: HttpRequest, customer_id: int) -> HttpResponse:
         "skip_labels": SkipReason.LABELS,
         "instructions": _(REMOVE_APP_INSTRUCTIONS),
         **safety.manage_safety_context(connection),
+        "policy_lines": policies.describe(policies.policy_of(connection)) if connection else [],
     }
     return render(request, "integrations/manage.html", context)
 

@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
+from integrations.admin.contacts import ContactPinInline, ContactPolicyAdminMixin
 from integrations.admin.customers import (
     CustomerIntegrationAdminMixin,
     IntegrationHealthFilter,
@@ -73,18 +74,26 @@ MANAGED_CONTACT_NOTE = _(
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(ContactPolicyAdminMixin, admin.ModelAdmin):
     # Fits 1366 px: the name in one column, the job title on the contact's page.
-    list_display = ["email", "full_name", "customer", "site", "is_shared_mailbox"]
+    list_display = ["email", "full_name", "customer", "site", "is_shared_mailbox", "is_active"]
     list_filter = [
         ("customer", admin.RelatedOnlyFieldListFilter),
         ("site", admin.RelatedOnlyFieldListFilter),
         "is_shared_mailbox",
+        "is_active",
     ]
     search_fields = ["email", "first_name", "last_name", "job_title", "customer__name"]
     list_select_related = ["customer", "site"]
     autocomplete_fields = ["customer", "site"]
-    readonly_fields = ["azure_object_id", "mailbox_purpose", "created_at", "updated_at"]
+    readonly_fields = [
+        "azure_object_id",
+        "mailbox_purpose",
+        "directory_divergences",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [ContactPinInline]
     show_full_result_count = False
 
     @admin.display(description=_("Name"), ordering="last_name")

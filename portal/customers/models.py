@@ -101,6 +101,9 @@ class Contact(models.Model):
     azure_object_id = models.CharField(
         _("Microsoft Entra ID object ID"), max_length=36, null=True, blank=True
     )
+    # False: the directory user left (leavers policy "deactivate", design.md §6.2). Greyed out, never hidden.
+    # db_default too: the sync inserts contacts in plain SQL without naming this column.
+    is_active = models.BooleanField(_("active"), default=True, db_default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -137,6 +140,35 @@ class Contact(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+
+class ContactPin(models.Model):
+    """A field of a contact a technician keeps local: the sync leaves it and shows the
+    directory's value beside it instead (design.md §6.2, field ownership)."""
+
+    # Fields a pin may hold: the synced contact fields and the site.
+    FIELDS = (
+        ("first_name", _("First name")),
+        ("last_name", _("Last name")),
+        ("job_title", _("Job title")),
+        ("mobile_phone", _("Mobile phone")),
+        ("site", _("Site")),
+    )
+
+    # Indexed by the unique (contact, field) constraint.
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="pins", db_index=False)
+    field = models.CharField(_("field"), max_length=20, choices=FIELDS)
+    pinned_at = models.DateTimeField(auto_now_add=True)
+    pinned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["contact", "field"]
+        constraints = [models.UniqueConstraint(fields=["contact", "field"], name="contact_pin_unique_field")]
+
+    def __str__(self) -> str:
+        return f"{self.contact}: {self.field}"
 
 
 class Membership(models.Model):
