@@ -6,7 +6,7 @@ ALL`: same columns, defaults, unique constraints and indexes. That is the
 floor the targets use. The same COPY is then repeated with the real tables'
 foreign keys added too ("floor with foreign keys"): the difference is what
 the schema's constraints cost, which no sync can avoid. A third COPY adds the
-audit table's three foreign keys that migration integrations/0007 dropped
+audit table's three foreign keys that migration integrations/0010 dropped
 ("with audit foreign keys"): what that decision saves (design.md §8). Only the
 COPYs and the commit are timed.
 """
@@ -54,7 +54,7 @@ def copy_floor(*, contacts: int, audit: int, mirror: int, repeat: int = 3) -> di
     }
 
 
-# The audit table's keys as Django declared them before migration integrations/0007.
+# The audit table's keys as Django declared them before migration integrations/0010.
 AUDIT_KEYS = (
     ("run_id", "integrations_syncrun"),
     ("customer_id", "customers_customer"),

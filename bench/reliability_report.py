@@ -1,7 +1,7 @@
-"""The README's "Reliability and security" table, from the figures the suite records.
+"""The "Reliability" table of docs/reliability.md, from the figures the suite records.
 
     python bench/reliability_report.py                      # print the table (Markdown)
-    python bench/reliability_report.py --readme README.md   # replace the table in the README
+    python bench/reliability_report.py --readme docs/reliability.md   # replace the table there
 
 `tests/reliability` appends one JSON line per stress test to
 `test-artifacts/reliability/figures.jsonl`. For each database the figures of
@@ -125,7 +125,7 @@ ROWS: list[tuple[str, str, Callable[[Any], str], bool]] = [
 
 def load(path: Path) -> list[Figures]:
     if not path.exists():
-        sys.exit(f"{path} does not exist: run the suite first (see README, Reliability and security).")
+        sys.exit(f"{path} does not exist: run the suite first (see docs/reliability.md).")
     with path.open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
 

@@ -1,12 +1,13 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class IntegrationsConfig(AppConfig):
     """The Microsoft Entra ID connection and the contact sync."""
 
     name = "integrations"
-    verbose_name = "Entra ID integration"
+    verbose_name = _("Microsoft Entra ID integration")
 
     def ready(self) -> None:
         # The dispatcher schedule is created in code after every migrate (idempotently).

@@ -25,7 +25,9 @@ def resolve_connection(reference: str) -> AzureConnection:
     customer = resolve_customer(reference)
     connection = AzureConnection.objects.filter(customer=customer).first()
     if connection is None:
-        raise CommandError(f"{customer.name} has no Entra ID connection. Connect it first (azure_connect).")
+        raise CommandError(
+            f"{customer.name} has no Microsoft Entra ID connection. Connect it first (azure_connect)."
+        )
     return connection
 
 

@@ -1,4 +1,4 @@
-"""The safe way to connect a tenant (SPEC.md section 4).
+"""The safe way to connect a tenant (docs/design.md §4).
 
 Microsoft documents that the `tenant` returned by the admin-consent redirect
 can be forged and that a consent outlives a disconnect, so a tenant is bound
@@ -24,6 +24,7 @@ import re
 import secrets
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -31,7 +32,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext_noop
 
 from integrations import id_token
 from integrations.graph import tokens
@@ -57,10 +58,17 @@ class ConsentRefused(Exception):
     """
 
     def __init__(
-        self, message: str, *, title: str = "", code: str = "", retry_customer_id: int | None = None
+        self,
+        message: str,
+        *,
+        title: str = "",
+        code: str = "",
+        retry_customer_id: int | None = None,
+        status: int = 400,
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.status = status
         self.title = title
         self.code = code
         self.retry_customer_id = retry_customer_id
@@ -250,9 +258,22 @@ def _take_confirmation(session: SessionBase, form: dict[str, str], *, user_id: i
     return confirmation
 
 
-def confirm(session: SessionBase, form: dict[str, str], *, user_id: int, redirect_uri: str) -> str:
-    """Issue the single-use consent state and return the admin-consent URL for the tid."""
+def confirm(
+    session: SessionBase,
+    form: dict[str, str],
+    *,
+    user_id: int,
+    redirect_uri: str,
+    vet: Callable[[dict[str, Any]], None] | None = None,
+) -> str:
+    """Issue the single-use consent state and return the admin-consent URL for the tid.
+
+    `vet` sees the confirmation once it is proved to be this session's (so a forged
+    form learns nothing from it) and may still refuse it by raising ConsentRefused.
+    """
     confirmation = _take_confirmation(session, form, user_id=user_id)
+    if vet is not None:
+        vet(confirmation)
     state = secrets.token_urlsafe(32)
     session[CONSENT_KEY] = {
         "state": state,
@@ -271,7 +292,9 @@ def confirm(session: SessionBase, form: dict[str, str], *, user_id: int, redirec
             "state": state,
         }
     )
-    return f"{settings.AZURE_AUTHORITY_HOST}/{confirmation['tid']}/v2.0/adminconsent?{query}"
+    # A browser page: AZURE_BROWSER_AUTHORITY_HOST (the same host in production; the
+    # demo's simulator serves its browser pages where no certificate warning shows).
+    return f"{settings.AZURE_BROWSER_AUTHORITY_HOST}/{confirmation['tid']}/v2.0/adminconsent?{query}"
 
 
 def cancel(session: SessionBase, form: dict[str, str], *, user_id: int) -> int:
@@ -331,38 +354,72 @@ def _digest(state: str) -> str:
 # Microsoft's error redirects, in our own words; the description is never shown.
 # Reference: https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes
 _KNOWN_CODES = {
-    "AADSTS65004": N_("The administrator declined or cancelled the request at Microsoft."),
-    "AADSTS65001": N_("The consent was not granted."),
-    "AADSTS90094": N_("This needs an administrator's approval; sign in with a Global Administrator."),
-    "AADSTS90008": N_("This needs an administrator's approval; sign in with a Global Administrator."),
-    "AADSTS50020": N_("The account you chose does not exist in that tenant; pick an account of the tenant."),
-    "AADSTS90002": N_("Microsoft does not know that tenant; check the domain or tenant id."),
-    "AADSTS50011": N_(
+    "AADSTS65004": gettext_noop("The administrator declined or cancelled the request at Microsoft."),
+    "AADSTS65001": gettext_noop("The consent was not granted."),
+    "AADSTS90094": gettext_noop(
+        "This needs an administrator's approval; sign in with a Global Administrator."
+    ),
+    "AADSTS90008": gettext_noop(
+        "This needs an administrator's approval; sign in with a Global Administrator."
+    ),
+    "AADSTS50020": gettext_noop(
+        "The account you chose does not exist in that tenant; pick an account of the tenant."
+    ),
+    "AADSTS90002": gettext_noop("Microsoft does not know that tenant; check the domain or tenant id."),
+    "AADSTS50011": gettext_noop(
         "The portal's redirect address is not registered on its app: the portal's "
         "operator must fix the app registration."
     ),
-    "AADSTS700016": N_("The portal's app is not known in that tenant."),
-    "AADSTS50105": N_("Your account is not assigned to the portal's app in that tenant."),
-    "AADSTS50076": N_("Microsoft asked for multi-factor authentication that was not completed."),
+    "AADSTS700016": gettext_noop("The portal's app is not known in that tenant."),
+    "AADSTS50105": gettext_noop("Your account is not assigned to the portal's app in that tenant."),
+    "AADSTS50076": gettext_noop("Microsoft asked for multi-factor authentication that was not completed."),
 }
 _KNOWN_ERRORS = {
-    "access_denied": N_("The administrator declined or cancelled the request at Microsoft."),
-    "consent_required": N_("The consent was not granted."),
-    "login_required": N_("Microsoft needs you to sign in again."),
-    "interaction_required": N_("Microsoft needs you to sign in again."),
-    "temporarily_unavailable": N_("Microsoft is temporarily unavailable. Try again in a few minutes."),
-    "server_error": N_("Microsoft had an internal error. Try again in a few minutes."),
-    "invalid_request": N_("Microsoft refused the request as malformed."),
+    "access_denied": gettext_noop("The administrator declined or cancelled the request at Microsoft."),
+    "consent_required": gettext_noop("The consent was not granted."),
+    "login_required": gettext_noop("Microsoft needs you to sign in again."),
+    "interaction_required": gettext_noop("Microsoft needs you to sign in again."),
+    "temporarily_unavailable": gettext_noop(
+        "Microsoft is temporarily unavailable. Try again in a few minutes."
+    ),
+    "server_error": gettext_noop("Microsoft had an internal error. Try again in a few minutes."),
+    "invalid_request": gettext_noop("Microsoft refused the request as malformed."),
 }
 
 
-def microsoft_refusal(params: dict[str, Any], prefix: str, customer_id: int | None = None) -> ConsentRefused:
-    """Microsoft's error redirect as a refusal: our words for known codes, the code shown."""
+# The error codes OAuth 2.0 (RFC 6749 4.1.2.1) and OpenID Connect (Core 3.1.2.6) define.
+_STANDARD_ERRORS = frozenset(_KNOWN_ERRORS) | {
+    "unauthorized_client",
+    "unsupported_response_type",
+    "invalid_scope",
+    "invalid_client",
+    "invalid_grant",
+    "account_selection_required",
+    "invalid_request_uri",
+    "invalid_request_object",
+    "request_not_supported",
+    "request_uri_not_supported",
+    "registration_not_supported",
+}
+
+
+def microsoft_refusal(
+    params: dict[str, Any], prefix: str, customer_id: int | None = None, *, from_flow: bool = True
+) -> ConsentRefused:
+    """Microsoft's error redirect as a refusal: our words for known codes, the code shown.
+
+    Without `from_flow` (no state of this session: anyone could have written the link) an
+    `error` word is shown only if the standards define it, so a crafted link cannot put its
+    own text ("call_0800_..._to_unlock") on the portal's page.
+    """
     error = str(params.get("error", ""))
     codes = _AADSTS.findall(str(params.get("error_description", ""))[:2000])
     aadsts = codes[0] if codes else ""
-    words = _KNOWN_CODES.get(aadsts) or _KNOWN_ERRORS.get(error) or N_("Microsoft returned an error.")
-    shown = " ".join(c for c in (error if _CODE.fullmatch(error) else "", aadsts) if c)
+    words = (
+        _KNOWN_CODES.get(aadsts) or _KNOWN_ERRORS.get(error) or gettext_noop("Microsoft returned an error.")
+    )
+    showable = _CODE.fullmatch(error) and (from_flow or error in _STANDARD_ERRORS)
+    shown = " ".join(c for c in (error if showable else "", aadsts) if c)
     return ConsentRefused(
         f"{prefix} {_(words)}",
         code=shown or _("no code given"),

@@ -1,4 +1,4 @@
-"""Validation of the admin's ID token and the administrator proof (SPEC.md 4.2, 4.3).
+"""Validation of the admin's ID token and the administrator proof (docs/design.md §4, steps 2 and 3).
 
 MSAL no longer validates ID tokens (it says so since 1.38), so the portal does:
 the RS256 signature against the tenant's published keys, `aud`, `iss` for the
@@ -85,7 +85,9 @@ def validate(raw: str, *, nonce: str) -> dict[str, Any]:
             audience=settings.AZURE_CLIENT_ID,
             issuer=issuer,
             leeway=LEEWAY_SECONDS,
-            options={"require": ["aud", "iss", "exp", "nbf", "tid"]},
+            # strict_aud: `aud` must be this app alone, not a list that also names others
+            # (OpenID Connect Core 3.1.3.7: reject audiences the client does not trust).
+            options={"require": ["aud", "iss", "exp", "nbf", "tid"], "strict_aud": True},
         )
     except jwt.InvalidAudienceError:
         raise IdTokenRefused(_("The ID token was issued to another application, not this portal.")) from None

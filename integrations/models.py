@@ -1,4 +1,4 @@
-"""The Entra ID connection of a customer, its directory mirror and mapping,
+"""The Microsoft Entra ID connection of a customer, its directory mirror and mapping,
 the sync runs and the field-level audit log.
 
 Nothing secret is stored here (rule R2): no password, token or app secret.
@@ -11,6 +11,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from integrations.sync.values import value_key
 from portal.customers.models import Contact, Customer, Site
@@ -19,66 +20,90 @@ from portal.customers.models import Contact, Customer, Site
 class MappingAttribute(models.TextChoices):
     """The Entra attribute that places users in sites (R4)."""
 
-    OFFICE = "officeLocation", "Office (officeLocation)"
-    DEPARTMENT = "department", "Department"
+    OFFICE = "officeLocation", _("Office (officeLocation)")
+    DEPARTMENT = "department", _("Department")
 
 
 class Health(models.TextChoices):
     """Whether automatic syncs run for a connection, and why not."""
 
-    HEALTHY = "healthy", "Healthy"
-    BACKING_OFF = "backing_off", "Retrying after a failure"
-    NEEDS_ATTENTION = "needs_attention", "Needs attention"
-    QUARANTINED = "quarantined", "Quarantined"
+    HEALTHY = "healthy", _("Healthy")
+    BACKING_OFF = "backing_off", _("Retrying after a failure")
+    NEEDS_ATTENTION = "needs_attention", _("Needs attention")
+    QUARANTINED = "quarantined", _("Quarantined")
 
 
 class PauseReason(models.TextChoices):
-    """Why automatic syncs of a connection are paused (section 6.1); a person resumes them."""
+    """Why automatic syncs of a connection are paused (docs/design.md §6.1); a person resumes them."""
 
-    MANUAL = "manual", "Paused by an administrator"
-    REJECTED = "rejected", "Paused after a held run was rejected"
-    UNDO = "undo", "Paused after an undo"
+    MANUAL = "manual", _("Paused by an administrator")
+    REJECTED = "rejected", _("Paused after a held run was rejected")
+    UNDO = "undo", _("Paused after an undo")
+
+
+class Leavers(models.TextChoices):
+    """What happens to a contact whose directory user left (design.md §6.2)."""
+
+    KEEP = "keep", _("Keep the contact as it is")
+    DEACTIVATE = "deactivate", _("Deactivate the contact (reactivated if the user comes back)")
+
+
+class Identity(models.TextChoices):
+    """How a directory user finds its contact (design.md §6.2)."""
+
+    EMAIL = "email", _("By email (an email change makes a new contact)")
+    OBJECT = "object", _("By directory object (the contact follows renames)")
 
 
 class AzureConnection(models.Model):
-    """A customer's connected Entra ID tenant (one per customer, R11)."""
+    """A customer's connected Microsoft Entra ID tenant (one per customer, R11)."""
 
-    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="azure_connection")
-    tenant_id = models.CharField(max_length=36, unique=True)
-    tenant_name = models.CharField(max_length=256, blank=True)
+    customer = models.OneToOneField(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="azure_connection"
+    )
+    tenant_id = models.CharField(_("tenant ID"), max_length=36, unique=True)
+    tenant_name = models.CharField(_("tenant name"), max_length=256, blank=True)
     mapping_attribute = models.CharField(
-        max_length=20, choices=MappingAttribute.choices, default=MappingAttribute.OFFICE
+        _("mapping attribute"),
+        max_length=20,
+        choices=MappingAttribute.choices,
+        default=MappingAttribute.OFFICE,
     )
-    connected_at = models.DateTimeField(default=timezone.now)
+    connected_at = models.DateTimeField(_("connected at"), default=timezone.now)
     connected_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("connected by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
-    last_sync_at = models.DateTimeField(null=True, blank=True)
-    next_sync_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_sync_at = models.DateTimeField(_("last sync at"), null=True, blank=True)
+    next_sync_at = models.DateTimeField(_("next sync at"), null=True, blank=True, db_index=True)
 
     # Where the next incremental fetch starts. A Graph URL, not a credential.
-    delta_link = models.TextField(blank=True)
-    delta_link_saved_at = models.DateTimeField(null=True, blank=True)
+    delta_link = models.TextField(_("delta link"), blank=True)
+    delta_link_saved_at = models.DateTimeField(_("delta link saved at"), null=True, blank=True)
     # Set when the last full enumeration of the tenant finished.
-    full_pass_completed_at = models.DateTimeField(null=True, blank=True)
+    full_pass_completed_at = models.DateTimeField(_("full pass completed at"), null=True, blank=True)
     # None until we learn whether MailboxSettings.Read was granted.
-    mailbox_settings_readable = models.BooleanField(null=True, blank=True)
+    mailbox_settings_readable = models.BooleanField(_("mailbox settings readable"), null=True, blank=True)
     # The application permission that lets the app read users, from the last token's `roles`
     # (User.Read.All, or a broader one that includes it); blank until a sync has run.
-    read_permission = models.CharField(max_length=40, blank=True)
+    read_permission = models.CharField(_("read permission"), max_length=40, blank=True)
 
-    health = models.CharField(max_length=20, choices=Health.choices, default=Health.HEALTHY)
-    health_reason = models.TextField(blank=True)
-    consecutive_failures = models.PositiveIntegerField(default=0)
+    health = models.CharField(_("health"), max_length=20, choices=Health.choices, default=Health.HEALTHY)
+    health_reason = models.TextField(_("health reason"), blank=True)
+    consecutive_failures = models.PositiveIntegerField(_("consecutive failures"), default=0)
 
     # The run lease: one sync at a time per connection (works on SQLite too).
-    lease_token = models.UUIDField(null=True, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    lease_token = models.UUIDField(_("lease token"), null=True, blank=True)
+    lease_expires_at = models.DateTimeField(_("lease expires at"), null=True, blank=True)
     # Which run holds it, in which process on which machine: a holder that died
     # (a killed worker) is recognised on its machine without waiting for the expiry.
-    lease_holder = models.JSONField(null=True, blank=True)
+    lease_holder = models.JSONField(_("lease holder"), null=True, blank=True)
 
-    # Paused: no automatic sync and no Sync now until someone resumes (section 6.1).
+    # Paused: no automatic sync and no Sync now until someone resumes (docs/design.md §6.1).
     paused_at = models.DateTimeField(null=True, blank=True)
     pause_reason = models.CharField(max_length=10, choices=PauseReason.choices, blank=True)
     paused_by = models.ForeignKey(
@@ -88,9 +113,20 @@ class AzureConnection(models.Model):
     brake_percent = models.PositiveSmallIntegerField(null=True, blank=True)
     brake_minimum = models.PositiveIntegerField(null=True, blank=True)
 
+    # Policies (design.md §6.2); the defaults are the seed's behaviour.
+    leavers = models.CharField(max_length=10, choices=Leavers.choices, default=Leavers.KEEP)
+    identity = models.CharField(max_length=10, choices=Identity.choices, default=Identity.EMAIL)
+    # Object ids of Entra groups whose (transitive) members are in scope; empty: everyone.
+    scope_groups = models.JSONField(default=list, blank=True)
+    licensed_only = models.BooleanField(default=False)
+    # Synced contact fields the portal owns: the sync never writes them.
+    portal_owned_fields = models.JSONField(default=list, blank=True)
+
     class Meta:
         ordering = ["customer__name"]
-        permissions = [("manage_azure", "Can connect, map, sync and disconnect Entra ID tenants")]
+        permissions = [("manage_azure", "Can connect, map, sync and disconnect Microsoft Entra ID tenants")]
+        verbose_name = _("Microsoft Entra ID connection")
+        verbose_name_plural = _("Microsoft Entra ID connections")
 
     def __str__(self) -> str:
         return f"{self.customer} → {self.tenant_name or self.tenant_id}"
@@ -151,38 +187,44 @@ class DirectoryUser(models.Model):
     """
 
     class Purpose(models.TextChoices):
-        UNKNOWN = "", "Not classified"
-        USER = "user", "User"
-        SHARED = "shared", "Shared mailbox"
-        ROOM = "room", "Room mailbox"
-        EQUIPMENT = "equipment", "Equipment mailbox"
-        LINKED = "linked", "Linked mailbox"
-        OTHERS = "others", "Other"
-        NO_MAILBOX = "none", "No mailbox"
+        UNKNOWN = "", _("Not classified")
+        USER = "user", _("User")
+        SHARED = "shared", _("Shared mailbox")
+        ROOM = "room", _("Room mailbox")
+        EQUIPMENT = "equipment", _("Equipment mailbox")
+        LINKED = "linked", _("Linked mailbox")
+        OTHERS = "others", _("Other")
+        NO_MAILBOX = "none", _("No mailbox")
 
     # Indexed by the unique (connection, object_id) constraint; its own index would only slow writes.
     connection = models.ForeignKey(
-        AzureConnection, on_delete=models.CASCADE, related_name="directory_users", db_index=False
+        AzureConnection,
+        verbose_name=_("connection"),
+        on_delete=models.CASCADE,
+        related_name="directory_users",
+        db_index=False,
     )
-    object_id = models.CharField(max_length=36)
-    display_name = models.CharField(max_length=256, blank=True)
-    given_name = models.CharField(max_length=64, blank=True)
-    surname = models.CharField(max_length=64, blank=True)
-    job_title = models.CharField(max_length=128, blank=True)
-    mobile_phone = models.CharField(max_length=64, blank=True)
-    mail = models.CharField(max_length=320, blank=True)
-    user_principal_name = models.CharField(max_length=320, blank=True)
-    office_location = models.CharField(max_length=128, blank=True)
-    department = models.CharField(max_length=64, blank=True)
-    account_enabled = models.BooleanField(null=True)
-    user_type = models.CharField(max_length=20, blank=True)
-    has_license = models.BooleanField(null=True)
-    purpose = models.CharField(max_length=12, choices=Purpose.choices, blank=True, default="")
-    removed = models.BooleanField(default=False)
-    last_seen_at = models.DateTimeField(default=timezone.now)
+    object_id = models.CharField(_("object ID"), max_length=36)
+    display_name = models.CharField(_("display name"), max_length=256, blank=True)
+    given_name = models.CharField(_("given name"), max_length=64, blank=True)
+    surname = models.CharField(_("surname"), max_length=64, blank=True)
+    job_title = models.CharField(_("job title"), max_length=128, blank=True)
+    mobile_phone = models.CharField(_("mobile phone"), max_length=64, blank=True)
+    mail = models.CharField(_("email"), max_length=320, blank=True)
+    user_principal_name = models.CharField(_("user principal name"), max_length=320, blank=True)
+    office_location = models.CharField(_("office location"), max_length=128, blank=True)
+    department = models.CharField(_("department"), max_length=64, blank=True)
+    account_enabled = models.BooleanField(_("account enabled"), null=True)
+    user_type = models.CharField(_("user type"), max_length=20, blank=True)
+    has_license = models.BooleanField(_("has license"), null=True)
+    purpose = models.CharField(_("purpose"), max_length=12, choices=Purpose.choices, blank=True, default="")
+    removed = models.BooleanField(_("removed"), default=False)
+    last_seen_at = models.DateTimeField(_("last seen at"), default=timezone.now)
 
     class Meta:
         ordering = ["object_id"]
+        verbose_name = _("directory user")
+        verbose_name_plural = _("directory users")
         constraints = [
             models.UniqueConstraint(fields=["connection", "object_id"], name="directory_user_unique_object"),
         ]
@@ -191,20 +233,50 @@ class DirectoryUser(models.Model):
         return self.mail or self.user_principal_name or self.object_id
 
 
+class ScopeGroupMember(models.Model):
+    """A user in a scope group (transitively), as last read from Graph; the plan reads
+    this, not the network, so a preview needs no Microsoft call."""
+
+    # Indexed by the unique (connection, group_id, object_id) constraint.
+    connection = models.ForeignKey(
+        AzureConnection, on_delete=models.CASCADE, related_name="scope_members", db_index=False
+    )
+    group_id = models.CharField(max_length=36)
+    object_id = models.CharField(max_length=36)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "group_id", "object_id"], name="scope_group_member_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group_id}: {self.object_id}"
+
+
 class SiteMapping(models.Model):
     """Places directory users whose attribute value matches `value` in `site` (R4)."""
 
     # Indexed by the unique (connection, value_key) constraint.
     connection = models.ForeignKey(
-        AzureConnection, on_delete=models.CASCADE, related_name="mappings", db_index=False
+        AzureConnection,
+        verbose_name=_("connection"),
+        on_delete=models.CASCADE,
+        related_name="mappings",
+        db_index=False,
     )
-    value = models.CharField(max_length=128)
+    value = models.CharField(_("value"), max_length=128)
     # `value` trimmed and case-folded: what matching compares.
-    value_key = models.CharField(max_length=128, editable=False)
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="azure_mappings")
+    value_key = models.CharField(_("value key"), max_length=128, editable=False)
+    site = models.ForeignKey(
+        Site, verbose_name=_("site"), on_delete=models.CASCADE, related_name="azure_mappings"
+    )
 
     class Meta:
         ordering = ["value"]
+        verbose_name = _("site mapping")
+        verbose_name_plural = _("site mappings")
         constraints = [
             models.UniqueConstraint(fields=["connection", "value_key"], name="site_mapping_unique_value"),
         ]
@@ -227,27 +299,27 @@ class SyncRun(models.Model):
     """One execution (or attempt) of the sync for a customer."""
 
     class Trigger(models.TextChoices):
-        INITIAL = "initial", "Initial import"
-        SCHEDULED = "scheduled", "Scheduled"
-        MANUAL = "manual", "Sync now"
-        COMMAND = "command", "Command line"
-        UNDO = "undo", "Undo"
+        INITIAL = "initial", _("Initial import")
+        SCHEDULED = "scheduled", _("Scheduled")
+        MANUAL = "manual", _("Sync now")
+        COMMAND = "command", _("Command line")
+        UNDO = "undo", _("Undo")
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-        SKIPPED = "skipped", "Skipped"
-        HELD = "held", "Held for approval"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+        SKIPPED = "skipped", _("Skipped")
+        HELD = "held", _("Held for approval")
 
     class Decision(models.TextChoices):
         """What a person decided about a held run."""
 
-        PENDING = "", "Waiting for a decision"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
+        PENDING = "", _("Waiting for a decision")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
 
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
     RESULT_FIELDS = (
@@ -271,49 +343,66 @@ class SyncRun(models.Model):
     )
 
     # Both keys lead an index of Meta.
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="sync_runs", db_index=False)
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="sync_runs",
+        db_index=False,
+    )
     connection = models.ForeignKey(
         AzureConnection,
+        verbose_name=_("connection"),
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="runs",
         db_index=False,
     )
-    tenant_id = models.CharField(max_length=36, blank=True)
-    trigger = models.CharField(max_length=10, choices=Trigger.choices)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    dry_run = models.BooleanField(default=False)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    tenant_id = models.CharField(_("tenant ID"), max_length=36, blank=True)
+    trigger = models.CharField(_("trigger"), max_length=10, choices=Trigger.choices)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    full_pass = models.BooleanField(default=False)
+    dry_run = models.BooleanField(_("preview only"), default=False)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    full_pass = models.BooleanField(_("full pass"), default=False)
 
-    fetched = models.PositiveIntegerField(default=0)
-    created = models.PositiveIntegerField(default=0)
-    updated = models.PositiveIntegerField(default=0)
-    unchanged = models.PositiveIntegerField(default=0)
-    skipped = models.PositiveIntegerField(default=0)
-    skipped_by_reason = models.JSONField(default=dict, blank=True)
-    fields_changed = models.PositiveIntegerField(default=0)
+    fetched = models.PositiveIntegerField(_("read from the directory"), default=0)
+    created = models.PositiveIntegerField(_("created"), default=0)
+    updated = models.PositiveIntegerField(_("updated"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    skipped = models.PositiveIntegerField(_("skipped"), default=0)
+    skipped_by_reason = models.JSONField(_("skipped by reason"), default=dict, blank=True)
+    fields_changed = models.PositiveIntegerField(_("fields changed"), default=0)
 
-    progress_done = models.PositiveIntegerField(default=0)
-    progress_total = models.PositiveIntegerField(null=True, blank=True)
-    phase = models.CharField(max_length=20, blank=True)
+    progress_done = models.PositiveIntegerField(_("progress done"), default=0)
+    progress_total = models.PositiveIntegerField(_("progress total"), null=True, blank=True)
+    phase = models.CharField(_("phase"), max_length=20, blank=True)
     # Microsoft Graph HTTP requests the run sent (retries included): round trips bound a real import.
-    requests_made = models.PositiveIntegerField(default=0)
+    requests_made = models.PositiveIntegerField(_("Graph requests"), default=0)
 
-    warnings = models.JSONField(default=list, blank=True)
+    warnings = models.JSONField(_("warnings"), default=list, blank=True)
     # Readable and sanitized: never a token, never a stack trace.
-    error = models.TextField(blank=True)
-    error_kind = models.CharField(max_length=30, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    error_kind = models.CharField(_("error kind"), max_length=30, blank=True)
     # For dry runs: a sample of the planned changes (the preview).
-    preview = models.JSONField(default=dict, blank=True)
+    preview = models.JSONField(_("preview"), default=dict, blank=True)
+    # What the connection's policies did (design.md §6.2): deactivated, reactivated, renamed,
+    # and the pinned fields whose directory value differs ({"count": n, "sample": [...]}).
+    policy_summary = models.JSONField(_("policy summary"), default=dict, blank=True)
 
-    # Safety net (section 6.1): the run an undo reverts, the held run an approval applies,
+    # Safety net (docs/design.md §6.1): the run an undo reverts, the held run an approval applies,
     # and what a person decided about this run if it was held.
     undoes = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="undo_runs"
@@ -329,6 +418,8 @@ class SyncRun(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = _("sync run")
+        verbose_name_plural = _("sync runs")
         indexes = [
             models.Index(fields=["customer", "-created_at"], name="syncrun_customer_recent_idx"),
             models.Index(fields=["connection", "status"], name="syncrun_connection_status_idx"),
@@ -455,13 +546,24 @@ class FieldChange(models.Model):
     # and their checks were most of the audit's cost in a large import. Django still
     # applies on_delete (CASCADE, SET_NULL) when the ORM deletes a customer, run or contact.
     run = models.ForeignKey(
-        SyncRun, on_delete=models.CASCADE, related_name="changes", db_index=False, db_constraint=False
+        SyncRun,
+        verbose_name=_("run"),
+        on_delete=models.CASCADE,
+        related_name="changes",
+        db_index=False,
+        db_constraint=False,
     )
     customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="field_changes", db_index=False, db_constraint=False
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="field_changes",
+        db_index=False,
+        db_constraint=False,
     )
     contact = models.ForeignKey(
         Contact,
+        verbose_name=_("contact"),
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
@@ -469,14 +571,16 @@ class FieldChange(models.Model):
         db_index=False,
         db_constraint=False,
     )
-    contact_email = models.CharField(max_length=254)
-    field = models.CharField(max_length=20)
-    old_value = models.TextField(blank=True)
-    new_value = models.TextField(blank=True)
-    changed_at = models.DateTimeField(default=timezone.now)
+    contact_email = models.CharField(_("contact email"), max_length=254)
+    field = models.CharField(_("field"), max_length=20)
+    old_value = models.TextField(_("old value"), blank=True)
+    new_value = models.TextField(_("new value"), blank=True)
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
 
     class Meta:
         ordering = ["-changed_at", "-id"]
+        verbose_name = _("field change")
+        verbose_name_plural = _("field changes")
         indexes = [
             models.Index(fields=["customer", "-changed_at"], name="fieldchange_customer_date_idx"),
             models.Index(fields=["run", "id"], name="fieldchange_run_idx"),

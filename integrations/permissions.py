@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from portal.customers.models import Customer, Membership
 
@@ -41,13 +42,13 @@ def require_manage(user: AbstractBaseUser, customer: Customer) -> None:
         return
     if can_view(user, customer) or (user.is_authenticated and user.is_staff):
         raise PermissionDenied(
-            "You need to be an administrator of this customer to manage its Entra ID integration."
+            _("You need to be an administrator of this customer to manage its Microsoft Entra ID connection.")
         )
-    raise Http404("No such customer.")
+    raise Http404(_("No such customer."))
 
 
 def require_view(user: AbstractBaseUser, customer: Customer) -> None:
     if not can_view(user, customer):
         if user.is_authenticated and user.is_staff:
-            raise PermissionDenied("You do not have the Entra ID integration permission.")
-        raise Http404("No such customer.")
+            raise PermissionDenied(_("You do not have the Microsoft Entra ID integration permission."))
+        raise Http404(_("No such customer."))

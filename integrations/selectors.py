@@ -23,7 +23,7 @@ class ConnectionStatus:
     health: str
     health_reason: str
     consecutive_failures: int
-    paused: str  # why automatic syncs are paused (section 6.1); empty when they run
+    paused: str  # why automatic syncs are paused (docs/design.md §6.1); empty when they run
 
     def as_dict(self) -> dict:
         return {

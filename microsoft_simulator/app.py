@@ -34,6 +34,9 @@ class Simulator:
     state: SimulatorState
     signer: Signer
     admin_key: str
+    # Where a browser reaches the sign-in and consent pages (plain HTTP on loopback, no
+    # certificate warning); empty: at base_url like everything else.
+    browser_base_url: str = ""
 
     def handle(self, req: Request) -> Response:
         started = time.time()

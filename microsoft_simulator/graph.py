@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import jwt
 
+from . import groups
 from .directory import Directory
 from .paging import DeltaToken, Snapshot, decode_skiptoken, project, render_page
 from .tenants import DEFAULT_SELECT, GRAPH_PROPERTIES
@@ -105,6 +106,8 @@ def route(sim: Simulator, caller: Caller, sub: str, query: dict[str, str], prefe
     query = {(k.lower() if k.startswith("$") else k): v for k, v in query.items()}
     if parts == ["organization"]:
         return _organization(sim, caller, query)
+    if parts and parts[0] == "groups":  # the scope policy (groups.py)
+        return groups.route(sim, caller.directory, caller.permissions, parts, query)
     if not parts or parts[0] != "users":
         return graph_error(
             400, "BadRequest", f"Resource not found for the segment '{parts[0] if parts else ''}'."

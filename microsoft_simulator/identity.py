@@ -77,7 +77,9 @@ def _discovery(sim: Simulator, req: Request, tenant: str) -> Response:
             "issuer": f"{sim.base_url}/{issuer_tid}/v2.0",
             "request_uri_parameter_supported": False,
             "userinfo_endpoint": f"{sim.base_url}/oidc/userinfo",
-            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+            # MSAL takes this endpoint from discovery as it is (only the authority must be
+            # https), so a browser can be sent to the plain-HTTP pages while tokens stay on TLS.
+            "authorization_endpoint": f"{sim.browser_base_url or sim.base_url}/{segment}/oauth2/v2.0/authorize",
             "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
             "http_logout_supported": True,
             "frontchannel_logout_supported": True,

@@ -50,7 +50,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._tls_ok = True
         try:
             self.request.settimeout(30)
-            self.request.do_handshake()
+            if isinstance(self.request, ssl.SSLSocket):
+                self.request.do_handshake()
         except (ssl.SSLError, OSError):
             self._tls_ok = False
         super().setup()
@@ -68,6 +69,10 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         query = dict(parse_qsl(split.query, keep_blank_values=True))
         request = Request(self.command, unquote(split.path), query, self.headers, body)
+        if self.server.context is None and not unquote(split.path).endswith(BROWSER_PATHS):
+            # The plain-HTTP listener serves only what a browser shows; tokens and Graph need TLS.
+            self._send(json_response(404, {"error": "not_found", "error_description": "Use HTTPS."}))
+            return
         try:
             response = self.server.simulator.handle(request)
         except Exception:
@@ -97,12 +102,18 @@ class _Handler(BaseHTTPRequestHandler):
             sys.stderr.write(f"[simulator] {self.address_string()} {format % args}\n")
 
 
+# The pages a browser visits: sign-in (authorize) and admin consent.
+BROWSER_PATHS = ("/oauth2/v2.0/authorize", "/v2.0/adminconsent")
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, address: tuple[str, int], context: ssl.SSLContext, *, verbose: bool = False) -> None:
+    def __init__(
+        self, address: tuple[str, int], context: ssl.SSLContext | None, *, verbose: bool = False
+    ) -> None:
         self.context = context
         self.verbose = verbose
         self.simulator: Simulator
@@ -120,6 +131,8 @@ class _Server(ThreadingHTTPServer):
         # Headers and body go out in separate writes: without NODELAY, Nagle plus the
         # client's delayed ACK add ~40 ms to every small response.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.context is None:  # the browser pages' plain-HTTP listener
+            return sock, address
         return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -136,6 +149,7 @@ class RunningSimulator:
     _server: _Server
     _thread: threading.Thread
     _temp_dir: str | None = None
+    _browser_server: _Server | None = None
 
     @property
     def base_url(self) -> str:
@@ -169,6 +183,8 @@ class RunningSimulator:
         """Django settings that point the portal at this simulator."""
         return {
             "AZURE_AUTHORITY_HOST": self.base_url,
+            # Where the portal sends browsers (the admin-consent page); tokens stay on AZURE_AUTHORITY_HOST.
+            "AZURE_BROWSER_AUTHORITY_HOST": self.simulator.browser_base_url or self.base_url,
             "GRAPH_API_URL": self.graph_url,
             "AZURE_CA_BUNDLE": str(self.ca_path),
             "AZURE_CLIENT_ID": self.client_id,
@@ -185,6 +201,9 @@ class RunningSimulator:
         return self.state.knobs.update(changes)
 
     def stop(self) -> None:
+        if self._browser_server is not None:
+            self._browser_server.shutdown()
+            self._browser_server.server_close()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
@@ -226,6 +245,7 @@ def start_simulator(
     state_file: Path | str | None = None,
     admin_key: str | None = None,
     verbose: bool = False,
+    browser_port: int | None = None,
 ) -> RunningSimulator:
     """Generate the tenants, start HTTPS on `host:port` (0: any free port) and return at once.
 
@@ -269,8 +289,21 @@ def start_simulator(
     shown_host = f"[{host}]" if ":" in host else host
     simulator = Simulator(f"https://{shown_host}:{server.server_port}", state, signer, admin_key)
     server.simulator = simulator
+    browser_server = None
+    if browser_port is not None:
+        # Sign-in and consent pages over plain HTTP on the same host: a browser shows no
+        # certificate warning for them (README, "A walk through the product").
+        browser_server = _Server((host, browser_port), None, verbose=verbose)
+        browser_server.simulator = simulator
+        simulator.browser_base_url = f"http://{shown_host}:{browser_server.server_port}"
+        threading.Thread(
+            target=browser_server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="microsoft-simulator-browser",
+            daemon=True,
+        ).start()
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="microsoft-simulator", daemon=True
     )
     thread.start()
-    return RunningSimulator(simulator, ca_path, server, thread, temp_dir)
+    return RunningSimulator(simulator, ca_path, server, thread, temp_dir, browser_server)

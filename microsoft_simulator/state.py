@@ -264,6 +264,19 @@ class SimulatorState:
             "added": added,
         }
 
+    def _op_set_group(self, op: dict[str, Any]) -> dict[str, Any]:
+        """Create or replace a group's members (user ids or UPNs, or group ids: nesting)."""
+        from .groups import groups_of, set_members
+
+        directory = self._directory(op)
+        known = groups_of(directory)
+        members = [
+            member if member in known else self._user_id(directory, {"user": member})
+            for member in op.get("members") or []
+        ]
+        group = set_members(directory, str(op["group"]), members, name=str(op.get("name") or ""))
+        return {"tenant": directory.spec.id, "group": group.id, "members": sorted(group.members)}
+
     def _op_expire_delta_links(self, op: dict[str, Any]) -> dict[str, Any]:
         targets = [self._directory(op)] if op.get("tenant") else list(self.directories.values())
         for directory in targets:
@@ -309,9 +322,18 @@ class SimulatorState:
                         "users": len(directory.users),
                         "version": directory.version,
                         "consent": None if consent is None else {"roles": list(consent.roles)},
+                        "groups": _group_summary(directory),
                     }
                 )
             return {"tenants": tenants, "knobs": self.knobs.as_dict(), "requests_served": len(self.requests)}
+
+
+def _group_summary(directory: Directory) -> list[dict[str, Any]]:
+    from .groups import groups_of
+
+    return [
+        {"id": g.id, "name": g.displayName, "members": len(g.members)} for g in groups_of(directory).values()
+    ]
 
 
 def load_state_file(path: Path) -> dict[str, Any] | None:
@@ -331,6 +353,7 @@ OPS = (
     "update_user",
     "remove_user",
     "restore_user",
+    "set_group",
     "churn",
     "expire_delta_links",
     "set_knobs",

@@ -1,7 +1,7 @@
 """Deterministic simulated tenants: same seed and size, same directory.
 
 The data is shaped to exercise the sync's edge cases (R4-R8 and the
-defaults of SPEC section 2): office values differing only in case and
+defaults of docs/design.md §2): office values differing only in case and
 surrounding spaces, shared/room/equipment mailboxes, guests with `#EXT#`
 UPNs, disabled leavers, users without `mail`, duplicate emails differing in
 case, unicode names and maximum-length values. Users are immutable tuples so
@@ -317,7 +317,7 @@ class UserFactory:
         )
 
     def _maxlen(self) -> SimUser:
-        """Every length-limited property at Graph's maximum (SPEC section 5)."""
+        """Every length-limited property at Graph's maximum (docs/design.md §5)."""
         user = self._member()
         given, surname = ("Maximiliana" * 6)[:64], ("Lunghissimo-Cognome" * 4)[:64]
         return user._replace(

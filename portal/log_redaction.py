@@ -19,10 +19,13 @@ _PATTERNS = [
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/]+=*"),
     # Anything shaped like a JWT (header.payload.signature, base64url).
     re.compile(r"eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*"),
-    # OAuth parameters that carry secrets, in URLs, forms or JSON. The
-    # lookbehind keeps words that merely end in one (postcode, error_code).
+    # OAuth parameters that carry secrets, in URLs, forms, JSON or a dumped
+    # dict (Django's template debug log prints whole contexts, the consent
+    # flow's single-use token, state and nonce included). The lookbehind
+    # keeps words that merely end in one (postcode, error_code, lease_token).
     re.compile(
-        r"(?i)((?<![A-Za-z0-9_])(?:code|client_secret|access_token|refresh_token|id_token|client_assertion|code_verifier)"
+        r"(?i)((?<![A-Za-z0-9_])(?:code|client_secret|access_token|refresh_token|id_token|client_assertion"
+        r"|code_verifier|token|state|nonce)"
         r"[\"']?\s*[=:]\s*[\"']?)[^&\s\"',}]+"
     ),
 ]

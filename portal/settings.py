@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After the session (a chosen language is kept there), before CommonMiddleware.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -136,7 +138,11 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en-us"
+# English and Italian (docs/design.md §7): the browser's Accept-Language picks
+# one, the language switch (Django's set_language view) overrides it.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("it", "Italiano")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -266,11 +272,16 @@ AZURE_CLIENT_CERTIFICATE_PATH = env.str("AZURE_CLIENT_CERTIFICATE_PATH", default
 AZURE_AUTHORITY_HOST = env.str("AZURE_AUTHORITY_HOST", default="https://login.microsoftonline.com").rstrip(
     "/"
 )
+# Where browsers are sent for admin consent; the same host in production. The local
+# simulator serves its browser pages over plain HTTP so a real browser shows no warning.
+AZURE_BROWSER_AUTHORITY_HOST = env.str("AZURE_BROWSER_AUTHORITY_HOST", default=AZURE_AUTHORITY_HOST).rstrip(
+    "/"
+)
 GRAPH_API_URL = env.str("GRAPH_API_URL", default="https://graph.microsoft.com/v1.0").rstrip("/")
 AZURE_CA_BUNDLE = env.str("AZURE_CA_BUNDLE", default="")
 AZURE_SYNC_INTERVAL_HOURS = env.float("AZURE_SYNC_INTERVAL_HOURS", default=12)
 AZURE_SYNC_PLANS = env.list("AZURE_SYNC_PLANS", default=["enterprise", "superpower"])
-# The mass-change brake (section 6.1): a run that would overwrite fields of more than
+# The mass-change brake (docs/design.md §6.1): a run that would overwrite fields of more than
 # this share of the synced contacts, and of at least this many, is held for approval.
 AZURE_BRAKE_PERCENT = env.int("AZURE_BRAKE_PERCENT", default=20)
 AZURE_BRAKE_MINIMUM = env.int("AZURE_BRAKE_MINIMUM", default=50)

@@ -66,6 +66,16 @@ def test_it_leaves_ordinary_text_alone(text):
     assert redact(text) == text
 
 
+def test_it_redacts_the_consent_flows_single_use_values_in_a_dumped_context():
+    # Django's template debug log prints whole contexts, the consent confirmation included.
+    dumped = "{'confirm': {'token': 'wS6qRHVa_KnKW6bg', 'nonce': 'n-0dd1', 'state': 'S-a14Ty2d', 'tid': 'x'}}"
+
+    cleaned = redact(dumped)
+
+    assert "wS6qRHVa_KnKW6bg" not in cleaned and "n-0dd1" not in cleaned and "S-a14Ty2d" not in cleaned
+    assert "'tid': 'x'" in cleaned and redact("lease_token=abc") == "lease_token=abc"
+
+
 def _log_through_filter(logger_name: str, *args, exc: Exception | None = None) -> str:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)

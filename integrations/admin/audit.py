@@ -6,25 +6,27 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from integrations.admin.base import IntegrationAdmin
+from integrations.audit_format import field_label, initial_values_text
 from integrations.models import FieldChange
 from integrations.sync.plan import AUDITED_FIELDS
 
-FIELD_LABELS = {
-    FieldChange.CREATED: "Contact created",
-    **{name: name.replace("_", " ").capitalize() for name in AUDITED_FIELDS},
-}
+FIELD_CHOICES = [
+    (name, field_label(name)) for name in (FieldChange.CREATED, *AUDITED_FIELDS, FieldChange.DELETED)
+]
 
 
 class FieldFilter(admin.SimpleListFilter):
     """Fixed choices: a DISTINCT over the whole audit table would be slow."""
 
-    title = "field"
+    title = _("field")
     parameter_name = "field"
 
     def lookups(self, request: HttpRequest, model_admin):
-        return list(FIELD_LABELS.items())
+        return FIELD_CHOICES
 
     def queryset(self, request: HttpRequest, queryset):
         if self.value():
@@ -53,24 +55,26 @@ class FieldChangeAdmin(IntegrationAdmin):
     ]
     readonly_fields = ["contact_link", "field_label", "run_link"]
 
-    @admin.display(description="Field", ordering="field")
+    @admin.display(description=_("Field"), ordering="field")
     def field_label(self, change: FieldChange) -> str:
-        return FIELD_LABELS.get(change.field, change.field)
+        return field_label(change.field)
 
-    @admin.display(description="Old → new")
+    @admin.display(description=_("Old → new"))
     def old_to_new(self, change: FieldChange):
         if change.field == FieldChange.CREATED:
-            return "–"
-        return format_html("{} → {}", change.old_value or "(empty)", change.new_value or "(empty)")
+            return initial_values_text(change.new_value)  # what the contact was created with
+        return format_html(
+            "{} → {}", change.old_value or gettext("(empty)"), change.new_value or gettext("(empty)")
+        )
 
-    @admin.display(description="Run", ordering="run")
+    @admin.display(description=_("Run"), ordering="run")
     def run_link(self, change: FieldChange):
         url = reverse("admin:integrations_syncrun_change", args=[change.run_id])
         return format_html('<a href="{}">#{}</a>', url, change.run_id)
 
-    @admin.display(description="Contact")
+    @admin.display(description=_("Contact"))
     def contact_link(self, change: FieldChange):
         if change.contact_id is None:
-            return "Deleted"
+            return gettext("Deleted")
         url = reverse("admin:customers_contact_change", args=[change.contact_id])
         return format_html('<a href="{}">{}</a>', url, change.contact_email)

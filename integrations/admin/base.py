@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 
 from integrations.models import AzureConnection, SyncRun
 from integrations.permissions import is_integration_staff
@@ -19,7 +20,7 @@ from portal.customers.models import Customer
 def require_integration_staff(request: HttpRequest) -> None:
     """`admin_site.admin_view` only checks `is_staff`, so every custom view and action calls this."""
     if not is_integration_staff(request.user):
-        raise PermissionDenied("You need the Entra ID integration permission.")
+        raise PermissionDenied(gettext("You need the Microsoft Entra ID integration permission."))
 
 
 def connection_of(customer: Customer) -> AzureConnection | None:
@@ -28,7 +29,7 @@ def connection_of(customer: Customer) -> AzureConnection | None:
 
 def run_link(run: SyncRun) -> SafeString:
     url = reverse("admin:integrations_syncrun_change", args=[run.pk])
-    return format_html('<a href="{}">run #{}</a>', url, run.pk)
+    return format_html('<a href="{}">{}</a>', url, gettext("run #%(number)s") % {"number": run.pk})
 
 
 def changes_url(**filters: object) -> str:

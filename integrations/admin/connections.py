@@ -6,6 +6,8 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from integrations.admin import operations, safety
 from integrations.admin.base import IntegrationAdmin, changes_url
@@ -21,7 +23,7 @@ class SiteMappingInline(admin.TabularInline):
     fields = ["value", "site"]
     readonly_fields = ["value", "site"]
     extra = 0
-    verbose_name_plural = "Site mapping (edit it on the portal's mapping page)"
+    verbose_name_plural = _("Site mapping (edit it on the portal's mapping page)")
 
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).select_related("site")
@@ -75,7 +77,7 @@ class AzureConnectionAdmin(IntegrationAdmin):
             },
         ),
         (
-            "Schedule and health",
+            _("Schedule and health"),
             {
                 "fields": [
                     "last_sync_at",
@@ -92,11 +94,30 @@ class AzureConnectionAdmin(IntegrationAdmin):
             },
         ),
         (
-            "Directory reading",
+            _("Directory reading"),
             {"fields": ["full_pass_completed_at", "delta_link_saved_at", "mailbox_settings_readable"]},
         ),
+        (
+            "Policies",
+            {
+                "fields": [
+                    "leavers",
+                    "identity",
+                    "scope_groups",
+                    "licensed_only",
+                    "portal_owned_fields",
+                    "policy_page",
+                ]
+            },
+        ),
     ]
-    readonly_fields = ["sync_in_progress", "history", "paused"]
+    readonly_fields = ["sync_in_progress", "history", "paused", "policy_page"]
+
+    @admin.display(description="Change the policies")
+    def policy_page(self, obj: AzureConnection):
+        # Changed through the policy page (previewed, recorded with its author), like the mapping.
+        url = reverse("integrations:policies", args=[obj.customer_id])
+        return format_html('<a href="{}">Policy page (preview, then save)</a>', url)
 
     @admin.display(description="Paused")
     def paused(self, obj: AzureConnection) -> str:
@@ -110,24 +131,26 @@ class AzureConnectionAdmin(IntegrationAdmin):
         view = self.admin_site.admin_view(lambda request: health_view(self, request))
         return [path("health/", view, name="integrations_health"), *super().get_urls()]
 
-    @admin.display(description="Sync in progress", boolean=True)
+    @admin.display(description=_("Sync in progress"), boolean=True)
     def sync_in_progress(self, obj: AzureConnection) -> bool:
         return is_leased(obj)
 
-    @admin.display(description="History")
+    @admin.display(description=_("History"))
     def history(self, obj: AzureConnection):
         runs_url = f"{reverse('admin:integrations_syncrun_changelist')}?customer__id__exact={obj.customer_id}"
         return format_html(
-            '<a href="{}">Sync runs</a> · <a href="{}">Audit log</a>',
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
             runs_url,
+            gettext("Sync runs"),
             changes_url(customer__id__exact=obj.customer_id),
+            gettext("Audit log"),
         )
 
-    @admin.action(description="Sync now", permissions=["manage_azure"])
+    @admin.action(description=_("Sync now"), permissions=["manage_azure"])
     def sync_now(self, request: HttpRequest, queryset) -> None:
         operations.sync_customers(self, request, [c.customer for c in queryset.select_related("customer")])
 
-    @admin.action(description="Disconnect from Entra ID…", permissions=["manage_azure"])
+    @admin.action(description=_("Disconnect from Microsoft Entra ID…"), permissions=["manage_azure"])
     def disconnect(self, request: HttpRequest, queryset):
         connections = list(queryset.select_related("customer"))
         return operations.disconnect_action(

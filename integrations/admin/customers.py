@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from integrations.admin import operations
@@ -28,7 +29,7 @@ def _tools_context(request: HttpRequest, customer: Customer) -> dict:
 
 
 class IntegrationHealthFilter(admin.SimpleListFilter):
-    """Customers by the state of their Entra ID connection."""
+    """Customers by the state of their Microsoft Entra ID connection."""
 
     title = _("integration health")
     parameter_name = "integration"
@@ -76,7 +77,7 @@ class CustomerIntegrationAdminMixin(IntegrationPermissionMixin):
             return filters
         return [item for item in filters if item is not IntegrationHealthFilter]
 
-    @admin.display(description=_("Entra ID"), ordering="azure_connection__tenant_name")
+    @admin.display(description=_("Microsoft Entra ID"), ordering="azure_connection__tenant_name")
     def integration(self, customer: Customer) -> str:
         connection = connection_of(customer)
         if connection is None:
@@ -131,7 +132,7 @@ class CustomerIntegrationAdminMixin(IntegrationPermissionMixin):
     def _customer_or_404(self, request: HttpRequest, object_id: str) -> Customer:
         customer = self.get_object(request, unquote(object_id))
         if customer is None:
-            raise Http404("No such customer.")
+            raise Http404(gettext("No such customer."))
         return customer
 
     def _change_url(self, customer: Customer) -> str:
@@ -140,14 +141,14 @@ class CustomerIntegrationAdminMixin(IntegrationPermissionMixin):
         )
 
     # -- actions --------------------------------------------------------------
-    @admin.action(description="Import from Azure AD", permissions=["manage_azure"])
+    @admin.action(description=_("Import from Azure AD"), permissions=["manage_azure"])
     def azure_import(self, request: HttpRequest, queryset):
         require_integration_staff(request)
         pks = list(queryset.values_list("pk", flat=True)[:2])
         if len(pks) != 1:
             self.message_user(
                 request,
-                "Import from Azure AD works on one customer at a time: select exactly one.",
+                gettext("Import from Azure AD works on one customer at a time: select exactly one."),
                 messages.WARNING,
             )
             return None
@@ -157,11 +158,11 @@ class CustomerIntegrationAdminMixin(IntegrationPermissionMixin):
             return None
         return redirect("admin:customers_customer_azure_import", customer.pk)
 
-    @admin.action(description="Sync now with Azure AD", permissions=["manage_azure"])
+    @admin.action(description=_("Sync now with Microsoft Entra ID"), permissions=["manage_azure"])
     def azure_sync_now(self, request: HttpRequest, queryset) -> None:
         operations.sync_customers(self, request, self._selected_customers(queryset))
 
-    @admin.action(description="Disconnect from Azure AD…", permissions=["manage_azure"])
+    @admin.action(description=_("Disconnect from Microsoft Entra ID…"), permissions=["manage_azure"])
     def azure_disconnect(self, request: HttpRequest, queryset):
         customers = self._selected_customers(queryset)
         return operations.disconnect_action(
@@ -180,7 +181,8 @@ class CustomerIntegrationAdminMixin(IntegrationPermissionMixin):
         customer = self._customer_or_404(request, object_id)
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Import {customer.name}'s contacts from Azure AD",
+            "title": gettext("Import %(customer)s's contacts from Microsoft Entra ID")
+            % {"customer": customer.name},
             "subtitle": None,
             "opts": self.opts,
             "original": customer,
@@ -227,7 +229,7 @@ class SiteIntegrationAdminMixin:
 
 
 def _not_in_plan(customer: Customer) -> str:
-    return (
-        f"The Azure AD sync is not included in {customer.name}'s {customer.get_plan_display()} plan, "
+    return gettext(
+        "The Azure AD sync is not included in %(customer)s's %(plan)s plan, "
         "so its contacts cannot be imported from Azure AD."
-    )
+    ) % {"customer": customer.name, "plan": customer.get_plan_display()}

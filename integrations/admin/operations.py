@@ -56,24 +56,29 @@ def sync_customers(modeladmin: admin.ModelAdmin, request: HttpRequest, customers
             (started if result.started else already).append((customer, result.run))
     if started:
         modeladmin.message_user(
-            request, format_html("Sync started: {}.", _with_runs(started)), messages.SUCCESS
+            request, format_html(gettext("Sync started: {}."), _with_runs(started)), messages.SUCCESS
         )
     if already:
         modeladmin.message_user(
             request,
             format_html(
-                "A sync is already queued or running, no new one was started: {}.", _with_runs(already)
+                gettext("A sync is already queued or running, no new one was started: {}."),
+                _with_runs(already),
             ),
             messages.INFO,
         )
     if not_connected:
         modeladmin.message_user(
-            request, f"Not connected to Entra ID, nothing to sync: {_names(not_connected)}.", messages.WARNING
+            request,
+            gettext("Not connected to Microsoft Entra ID, nothing to sync: %(names)s.")
+            % {"names": _names(not_connected)},
+            messages.WARNING,
         )
     if not_in_plan:
         modeladmin.message_user(
             request,
-            f"The Entra ID sync is not included in the plan of: {_names(not_in_plan)}.",
+            gettext("The Microsoft Entra ID sync is not included in the plan of: %(names)s.")
+            % {"names": _names(not_in_plan)},
             messages.WARNING,
         )
 
@@ -83,7 +88,7 @@ def disconnect_customers(
 ) -> None:
     """Disconnect each connected customer (R14): contacts and history stay."""
     require_integration_staff(request)
-    done, instructions = [], REMOVE_APP_INSTRUCTIONS
+    done, instructions = [], gettext(REMOVE_APP_INSTRUCTIONS)
     for customer in customers:
         connection = connection_of(customer)
         if connection is not None:
@@ -96,11 +101,17 @@ def disconnect_customers(
             )
             done.append(customer)
     if not done:
-        modeladmin.message_user(request, "None of the selected customers is connected.", messages.WARNING)
+        modeladmin.message_user(
+            request, gettext("None of the selected customers is connected."), messages.WARNING
+        )
         return
     modeladmin.message_user(
         request,
-        f"Disconnected from Entra ID: {_names(done)}. Their contacts and sync history are kept. {instructions}",
+        gettext(
+            "Disconnected from Microsoft Entra ID: %(names)s. Their contacts and sync history are kept. "
+            "%(instructions)s"
+        )
+        % {"names": _names(done), "instructions": instructions},
         messages.SUCCESS,
     )
 
@@ -124,13 +135,13 @@ def disconnect_confirmation(
     connected = [(customer, connection_of(customer)) for customer in customers if connection_of(customer)]
     context = {
         **modeladmin.admin_site.each_context(request),
-        "title": "Disconnect from Entra ID?",
+        "title": gettext("Disconnect from Microsoft Entra ID?"),
         "subtitle": None,
         "opts": modeladmin.opts,
         "object": obj,
         "connected": connected,
         "not_connected": [customer for customer in customers if connection_of(customer) is None],
-        "instructions": REMOVE_APP_INSTRUCTIONS,
+        "instructions": gettext(REMOVE_APP_INSTRUCTIONS),
         "action": action,
         "selected": selected,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,

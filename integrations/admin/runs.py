@@ -8,29 +8,25 @@ from datetime import timedelta
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from integrations.admin import safety
 from integrations.admin.base import IntegrationAdmin, changes_url
 from integrations.models import SyncRun
 from integrations.sync.plan import SkipReason
+from portal.formatting import duration_text
 
 
 def format_duration(duration: timedelta | None) -> str:
-    if duration is None:
-        return "–"
-    seconds = int(duration.total_seconds())
-    minutes, seconds = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
+    return duration_text(duration, "–")
 
 
 @admin.register(SyncRun)
 class SyncRunAdmin(IntegrationAdmin):
-    # Fits 1366 px: the counts in one column, the details on the run's page.
-    list_display = ["created_at", "customer", "trigger", "status", "counts", "audit_link"]
+    # Fits 1366 px beside the action checkboxes: the counts in one column that
+    # links to the run's audited changes, the details on the run's page.
+    list_display = ["created_at", "customer", "trigger", "status", "counts"]
     list_filter = ["status", "trigger", "dry_run", ("customer", admin.RelatedOnlyFieldListFilter)]
     actions = [safety.approve_held, safety.reject_held, safety.undo_runs]
     date_hierarchy = "created_at"
@@ -57,9 +53,12 @@ class SyncRunAdmin(IntegrationAdmin):
                 ]
             },
         ),
-        ("Timing", {"fields": ["created_at", "started_at", "finished_at", "duration", "phase", "progress"]}),
         (
-            "Counts",
+            _("Timing"),
+            {"fields": ["created_at", "started_at", "finished_at", "duration", "phase", "progress"]},
+        ),
+        (
+            _("Counts"),
             {
                 "fields": [
                     "fetched",
@@ -73,8 +72,8 @@ class SyncRunAdmin(IntegrationAdmin):
                 ]
             },
         ),
-        ("Problems", {"fields": ["error_kind", "error", "warning_list"]}),
-        ("Dry-run preview", {"fields": ["preview_json"], "classes": ["collapse"]}),
+        (_("Problems"), {"fields": ["error_kind", "error", "warning_list"]}),
+        (_("Dry-run preview"), {"fields": ["preview_json"], "classes": ["collapse"]}),
     ]
     readonly_fields = [
         "connection_link",
@@ -86,35 +85,31 @@ class SyncRunAdmin(IntegrationAdmin):
         "preview_json",
     ]
 
-    @admin.display(description="Duration")
+    @admin.display(description=_("Duration"))
     def duration(self, run: SyncRun) -> str:
         return format_duration(run.duration)
 
-    @admin.display(description=gettext_lazy("New / updated / skipped"))
+    @admin.display(description=_("New / updated / skipped"))
     def counts(self, run: SyncRun) -> str:
-        prefix = gettext("dry run: ") if run.dry_run else ""
-        return f"{prefix}{run.created} / {run.updated} / {run.skipped}"
-
-    @admin.display(description="Audit")
-    def audit_link(self, run: SyncRun):
+        counts = f"{run.created} / {run.updated} / {run.skipped}"
         if run.dry_run:
-            return "–"
-        return format_html('<a href="{}">changes</a>', changes_url(run__id__exact=run.pk))
+            return gettext("dry run: ") + counts
+        return format_html('<a href="{}">{}</a>', changes_url(run__id__exact=run.pk), counts)
 
-    @admin.display(description="Connection")
+    @admin.display(description=_("Connection"))
     def connection_link(self, run: SyncRun):
         if run.connection is None:
-            return "Disconnected"
+            return gettext("Disconnected")
         url = reverse("admin:integrations_azureconnection_change", args=[run.connection_id])
         return format_html('<a href="{}">{}</a>', url, run.connection)
 
-    @admin.display(description="Progress")
+    @admin.display(description=_("Progress"))
     def progress(self, run: SyncRun) -> str:
         if run.progress_total:
-            return f"{run.progress_done} of {run.progress_total}"
+            return gettext("%(done)s of %(total)s") % {"done": run.progress_done, "total": run.progress_total}
         return str(run.progress_done) if run.progress_done else "–"
 
-    @admin.display(description="Skipped, by reason")
+    @admin.display(description=_("Skipped, by reason"))
     def skip_reasons(self, run: SyncRun):
         if not run.skipped_by_reason:
             return "–"
@@ -130,21 +125,23 @@ class SyncRunAdmin(IntegrationAdmin):
             ),
         )
 
-    @admin.display(description="Field changes")
+    @admin.display(description=_("Field changes"))
     def field_changes(self, run: SyncRun):
         count = run.changes.count()
         if not count:
-            return "None recorded"
-        label = f"{count} change{'s' if count != 1 else ''} in the audit log"
+            return gettext("None recorded")
+        label = ngettext("%(count)d change in the audit log", "%(count)d changes in the audit log", count) % {
+            "count": count
+        }
         return format_html('<a href="{}">{}</a>', changes_url(run__id__exact=run.pk), label)
 
-    @admin.display(description="Warnings")
+    @admin.display(description=_("Warnings"))
     def warning_list(self, run: SyncRun):
         if not run.warnings:
             return "–"
         return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((w,) for w in run.warnings)))
 
-    @admin.display(description="Preview")
+    @admin.display(description=_("Preview"))
     def preview_json(self, run: SyncRun):
         if not run.preview:
             return "–"

@@ -1,4 +1,4 @@
-"""Safety-net actions of the admin (section 6.1): approve, reject and undo runs,
+"""Safety-net actions of the admin (docs/design.md §6.1): approve, reject and undo runs,
 pause and resume connections. Each decision is a `delete_selected`-style
 two-step action (a confirmation page, then `post=yes`); each calls one service
 per object and reports with `message_user`."""

@@ -504,3 +504,48 @@ def organization_name_for_signed_in_user(access_token: str) -> str | None:
     first = value[0] if isinstance(value, list) and value and isinstance(value[0], dict) else {}
     name = first.get("displayName")
     return name[:256] if isinstance(name, str) and name.strip() else None
+
+
+# -- group scope (design.md §6.2) -------------------------------------------------------
+# Any of these application roles can list a group's members; GroupMember.Read.All is the least.
+GROUP_MEMBER_ROLES = frozenset({"GroupMember.Read.All", "Group.Read.All", "Directory.Read.All"})
+
+
+def iter_group_user_ids(
+    client: GraphClient, group_id: str, *, page_size: int = MAX_PAGE_SIZE
+) -> Iterator[str]:
+    """Object ids of the users in a group, transitively (members of nested groups too).
+
+    The scope policy needs GroupMember.Read.All, which a connection consented
+    before groups were chosen does not have: the token's roles are checked first,
+    so the run fails with "consent again" instead of an opaque 403.
+    """
+    token = client._current_token()
+    if not token.roles & GROUP_MEMBER_ROLES:
+        raise ConsentRequiredError(
+            "Scoping by group needs the GroupMember.Read.All permission, which this tenant has not "
+            "granted yet: an administrator of the tenant must consent again.",
+            code="GroupMemberReadMissing",
+            status=403,
+        )
+    # Reference: https://learn.microsoft.com/en-us/graph/api/group-list-transitivemembers?view=graph-rest-1.0
+    # (the OData cast to microsoft.graph.user keeps groups, devices and contacts out of the list)
+    url: str | None = (
+        f"{client._base}/groups/{quote(group_id, safe='')}/transitiveMembers/microsoft.graph.user"
+        f"?$select=id&$top={_page_size(page_size)}"
+    )
+    while url:
+        body = client._call("GET", url, forbidden=ConsentRequiredError)
+        records = body.get("value")
+        if not isinstance(records, list):
+            raise MalformedResponseError("GET /groups/transitiveMembers: 'value' is not a list.")
+        for record in records:
+            object_id = record.get("id") if isinstance(record, dict) else None
+            if isinstance(object_id, str) and object_id.strip():
+                yield object_id.strip()
+        next_link = body.get("@odata.nextLink")
+        url = client._own_link(next_link, "next link") if next_link is not None else None
+
+
+# The sync's client protocol (sync/runner.py) calls it as a method.
+GraphClient.iter_group_user_ids = iter_group_user_ids  # type: ignore[attr-defined]

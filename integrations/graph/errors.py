@@ -128,7 +128,7 @@ TOKEN_ERRORS: dict[int, Meaning] = {
     700027: Meaning(AppCredentialsError, "the app's certificate assertion failed signature validation"),
     700024: Meaning(AppCredentialsError, "the app's client assertion is outside its validity time"),
     7000218: Meaning(AppCredentialsError, "no client secret or assertion was sent"),
-    90033: Meaning(TransientError, "Entra ID is temporarily unavailable"),
+    90033: Meaning(TransientError, "Microsoft Entra ID is temporarily unavailable"),
 }
 
 # Microsoft Graph (`error.code` of the JSON error body; also inside `$batch` items).

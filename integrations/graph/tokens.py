@@ -106,11 +106,11 @@ def get_app_token(tenant_id: str, *, force_refresh: bool = False) -> AccessToken
         # Reference: https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow
         result = cached.app.acquire_token_for_client(scopes=[GRAPH_SCOPE])
     except (requests.ConnectionError, requests.Timeout) as exc:
-        raise TransientError(f"Cannot reach Entra ID for a token ({type(exc).__name__}).") from None
+        raise TransientError(f"Cannot reach Microsoft Entra ID for a token ({type(exc).__name__}).") from None
     except MsalServiceError:
-        raise TransientError("Entra ID answered the token request with a server error.") from None
+        raise TransientError("Microsoft Entra ID answered the token request with a server error.") from None
     except ValueError:  # MSAL's json.loads of a body that is not JSON (a proxy or gateway page)
-        raise TransientError("Entra ID answered the token request with a non-JSON body.") from None
+        raise TransientError("Microsoft Entra ID answered the token request with a non-JSON body.") from None
     if not isinstance(result, Mapping) or "access_token" not in result:
         raise msal_error(result if isinstance(result, Mapping) else {}, action="issue an app-only token")
     return _access_token(result, tenant, cached.app)
@@ -173,7 +173,7 @@ def msal_error(result: Mapping[str, Any], *, action: str = "complete the request
     codes = {f"AADSTS{code}" for code in result.get("error_codes") or () if isinstance(code, int)}
     codes.update(_AADSTS.findall(description))
     detail = redact(description.splitlines()[0] if description else error or "no error given")[:300]
-    message = f"Entra ID would not {action}: {detail}"
+    message = f"Microsoft Entra ID would not {action}: {detail}"
     fallback = sorted(codes)[0] if codes else error
     # The documented table first: 7000229 comes as `invalid_client` yet means "consent again".
     for code in sorted(codes):
@@ -230,13 +230,15 @@ def _build_app(
             token_cache=token_cache,
         )
     except (requests.ConnectionError, requests.Timeout) as exc:
-        raise TransientError(f"Cannot reach Entra ID for discovery ({type(exc).__name__}).") from None
+        raise TransientError(
+            f"Cannot reach Microsoft Entra ID for discovery ({type(exc).__name__})."
+        ) from None
     except MsalServiceError:
-        raise TransientError("Entra ID discovery answered with a server error.") from None
+        raise TransientError("Microsoft Entra ID discovery answered with a server error.") from None
     except ValueError as exc:
         if "authority configuration" in str(exc):  # MSAL's wording when OIDC discovery answers 4xx
             raise unknown_authority(
-                "Entra ID does not know this tenant (OpenID discovery failed).", code="AADSTS90002"
+                "Microsoft Entra ID does not know this tenant (OpenID discovery failed).", code="AADSTS90002"
             ) from None
         raise AppCredentialsError(
             "MSAL rejected the app configuration.", code="invalid_configuration"
@@ -295,7 +297,9 @@ def _access_token(
 ) -> AccessToken:
     raw = result["access_token"]
     if not isinstance(raw, str) or not raw:
-        raise MalformedResponseError("Entra ID returned an empty access token.", code="invalid_token")
+        raise MalformedResponseError(
+            "Microsoft Entra ID returned an empty access token.", code="invalid_token"
+        )
     claims = _unverified_claims(raw)
     # A domain-named tenant is checked against the GUID its discovery document names.
     expected = tenant if _GUID.fullmatch(tenant) else str(app.authority.tenant or "").lower()
@@ -304,7 +308,7 @@ def _access_token(
         # Not ConsentRequiredError: consenting again cannot fix a token minted for another
         # tenant; it means a misrouted authority, and the run must stop rather than loop.
         raise MalformedResponseError(
-            f"The token Entra ID issued is not for tenant {tenant}.", code="tenant_mismatch"
+            f"The token Microsoft Entra ID issued is not for tenant {tenant}.", code="tenant_mismatch"
         )
     roles = claims.get("roles")
     expires_in = result.get("expires_in")

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from integrations.graph import tokens
 from integrations.graph.errors import ConsentRequiredError, PermissionDeniedError, TransientError
@@ -23,7 +25,8 @@ from portal.customers.models import Customer
 
 logger = logging.getLogger(__name__)
 
-REMOVE_APP_INSTRUCTIONS = (
+# Marked for translation; shown with gettext() in the reader's language.
+REMOVE_APP_INSTRUCTIONS = gettext_noop(
     "To remove the portal's access from your tenant as well, sign in to the Microsoft Entra admin center, "
     "open Identity › Applications › Enterprise applications, select the portal's application, "
     "and choose Properties › Delete."
@@ -66,7 +69,7 @@ def verify_tenant_access(
             sleep(CONSENT_RETRY_DELAY_SECONDS)
             continue
         if token.tenant_id.lower() != tenant_id.lower():
-            raise ConnectError("Microsoft issued a token for a different tenant; nothing was connected.")
+            raise ConnectError(_("Microsoft issued a token for a different tenant; nothing was connected."))
         try:
             token = tokens.get_app_token(tenant_id, force_refresh=attempt > 0)
             if token.tenant_id.lower() != tenant_id.lower():
@@ -107,14 +110,18 @@ def connection_connect(
             bound = AzureConnection.objects.select_for_update().filter(tenant_id=tenant_id).first()
             if bound is not None and bound.customer_id != customer.pk:
                 raise ConnectError(
-                    "This Microsoft tenant is already connected to another customer. "
-                    "A tenant can be connected to one customer at a time; disconnect it there first."
+                    _(
+                        "This Microsoft tenant is already connected to another customer. "
+                        "A tenant can be connected to one customer at a time; disconnect it there first."
+                    )
                 )
             existing = AzureConnection.objects.select_for_update().filter(customer=customer).first()
             if existing is not None and existing.tenant_id != tenant_id:
                 raise ConnectError(
-                    f"{customer.name} is already connected to another tenant ({existing.tenant_name or existing.tenant_id}). "
-                    "Disconnect it first."
+                    _(
+                        "%(customer)s is already connected to another tenant (%(tenant)s). Disconnect it first."
+                    )
+                    % {"customer": customer.name, "tenant": existing.tenant_name or existing.tenant_id}
                 )
             if existing is not None:
                 return _renew(existing, tenant_name)
@@ -127,7 +134,7 @@ def connection_connect(
                 connected_at=timezone.now(),
             )
     except IntegrityError as exc:  # a concurrent connect of the same tenant won the race
-        raise ConnectError("This Microsoft tenant was just connected to another customer.") from exc
+        raise ConnectError(_("This Microsoft tenant was just connected to another customer.")) from exc
 
 
 def _renew(connection: AzureConnection, tenant_name: str) -> AzureConnection:
@@ -153,9 +160,9 @@ def connection_disconnect(*, connection: AzureConnection) -> str:
         SyncRun.objects.filter(connection=connection, status=SyncRun.Status.QUEUED).update(
             status=SyncRun.Status.CANCELLED,
             finished_at=timezone.now(),
-            error="Cancelled: the connection was disconnected.",
+            error=gettext_noop("Cancelled: the connection was disconnected."),
         )
         connection.delete()
     tokens.forget_tenant(tenant_id)
     logger.info("Disconnected tenant %s from customer %s", tenant_id, connection.customer_id)
-    return REMOVE_APP_INSTRUCTIONS
+    return _(REMOVE_APP_INSTRUCTIONS)

@@ -1,4 +1,4 @@
-"""Deciding a run the mass-change brake held (section 6.1).
+"""Deciding a run the mass-change brake held (docs/design.md §6.1).
 
 Approve queues an approval run: it re-plans against the current mirror
 (which holds every change the held run read) and applies, unless the plan

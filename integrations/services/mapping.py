@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from integrations.models import AzureConnection, DirectoryUser, MappingAttribute, SiteMapping, SyncRun
 from integrations.sync.loaders import MIRROR_ATTRIBUTE
@@ -62,14 +63,16 @@ def mapping_set(
 ) -> SiteMapping:
     """Map `value` to `site`, or to a site created with `new_site_name` (reused if it exists)."""
     if not value_key(value):
-        raise MappingError("An empty value cannot be mapped: users without a value are skipped.")
+        raise MappingError(gettext("An empty value cannot be mapped: users without a value are skipped."))
     if site is None:
-        name = (new_site_name or "").strip()
+        name = site_name(new_site_name or "")
         if not name:
-            raise MappingError("Choose a site or give a name for a new one.")
-        site, _ = Site.objects.get_or_create(customer=connection.customer, name=name[:200])
+            raise MappingError(gettext("Choose a site or give a name for a new one."))
+        site = site_named(customer_id=connection.customer_id, name=name) or Site.objects.create(
+            customer=connection.customer, name=name
+        )
     if site.customer_id != connection.customer_id:
-        raise MappingError("That site belongs to another customer.")
+        raise MappingError(gettext("That site belongs to another customer."))
     first = not connection.mappings.exists()
     mapping, _ = SiteMapping.objects.update_or_create(
         connection=connection, value_key=value_key(value), defaults={"value": value.strip(), "site": site}
@@ -102,7 +105,10 @@ def mapping_remove(*, connection: AzureConnection, value: str) -> bool:
 def attribute_set(*, connection: AzureConnection, attribute: str) -> None:
     """Switch between office and department; the old value mapping no longer applies."""
     if attribute not in MappingAttribute.values:
-        raise MappingError(f"Unknown attribute {attribute!r}; use officeLocation or department.")
+        raise MappingError(
+            gettext("Unknown attribute %(attribute)r; use officeLocation or department.")
+            % {"attribute": attribute}
+        )
     if attribute == connection.mapping_attribute:
         return
     with transaction.atomic():
@@ -122,47 +128,118 @@ class MappingChoice:
     target: int | str | None
 
 
+def site_name(name: str) -> str:
+    """The name a new site gets from a directory value: trimmed, cut to the column."""
+    return name.strip()[: Site._meta.get_field("name").max_length]
+
+
+def site_named(*, customer_id: int, name: str) -> Site | None:
+    """The customer's site called `name`, compared like mapped values (trimmed, case-insensitive)."""
+    key = value_key(name)
+    for site in Site.objects.filter(customer_id=customer_id).order_by("pk"):
+        if value_key(site.name) == key:
+            return site
+    return None
+
+
+@dataclass(frozen=True)
+class ResolvedMapping:
+    """What a set of editor choices means: value key → site id, placeholders for sites to create.
+
+    A site still to be created has a negative placeholder id in `site_by_value`
+    and its name in `new_sites`. Existing sites always win over creating one.
+    """
+
+    site_by_value: dict[str, int]
+    new_sites: dict[int, str]
+    unmapped: frozenset[str]  # value keys the choices leave unmapped
+
+
+def resolve_choices(*, connection: AzureConnection, choices: list[MappingChoice]) -> ResolvedMapping:
+    """The one decision of where each chosen value lands, shared by the preview and the save.
+
+    "Create a site" for a value whose site already exists (same name, trimmed,
+    case-insensitive) uses that site: a preview and the save that follows can
+    never disagree about it, and no site is ever duplicated.
+    """
+    sites = list(Site.objects.filter(customer=connection.customer).order_by("pk").values_list("pk", "name"))
+    own_sites = {pk for pk, _ in sites}
+    by_name: dict[str, int] = {}
+    for pk, name in sites:
+        by_name.setdefault(value_key(name), pk)
+    site_by_value: dict[str, int] = {}
+    new_sites: dict[int, str] = {}
+    unmapped: set[str] = set()
+    for choice in choices:
+        key = value_key(choice.value)
+        if not key:
+            continue
+        # A key chosen twice (a forged form) takes its last choice, in the preview as in the save.
+        site_by_value.pop(key, None)
+        unmapped.discard(key)
+        if choice.target is None:
+            unmapped.add(key)
+            continue
+        if choice.target == NEW_SITE:
+            name = site_name(choice.value)
+            pk = by_name.get(value_key(name))
+            if pk is None:
+                pk = by_name[value_key(name)] = -(len(new_sites) + 1)
+                new_sites[pk] = name
+            site_by_value[key] = pk
+        elif int(choice.target) in own_sites:
+            site_by_value[key] = int(choice.target)
+        else:
+            raise MappingError(gettext("That site belongs to another customer."))
+    used = set(site_by_value.values())
+    new_sites = {pk: name for pk, name in new_sites.items() if pk in used}
+    return ResolvedMapping(site_by_value=site_by_value, new_sites=new_sites, unmapped=frozenset(unmapped))
+
+
 def mapping_save(*, connection: AzureConnection, attribute: str, choices: list[MappingChoice]) -> bool:
     """Save the whole mapping editor at once; returns True when it changed anything."""
     changed = attribute != connection.mapping_attribute
     with transaction.atomic():
         attribute_set(connection=connection, attribute=attribute)
+        resolved = resolve_choices(connection=connection, choices=choices)
         current = dict(connection.mappings.values_list("value_key", "site_id"))
+        created = {
+            placeholder: Site.objects.create(customer=connection.customer, name=name)
+            for placeholder, name in resolved.new_sites.items()
+        }
         sites = {site.pk: site for site in Site.objects.filter(customer=connection.customer)}
         for choice in choices:
             key = value_key(choice.value)
-            if choice.target is None:
+            if key in resolved.unmapped:
                 changed |= mapping_remove(connection=connection, value=choice.value)
-            elif choice.target == NEW_SITE:
-                mapping = mapping_set(connection=connection, value=choice.value, new_site_name=choice.value)
-                changed |= current.get(key) != mapping.site_id
-            else:
-                site = sites.get(int(choice.target))
-                if site is None:
-                    raise MappingError("That site belongs to another customer.")
+            elif key in resolved.site_by_value:
+                pk = resolved.site_by_value[key]
+                site = created[pk] if pk < 0 else sites[pk]
                 changed |= current.get(key) != site.pk
                 mapping_set(connection=connection, value=choice.value, site=site)
     return changed
 
 
-def proposed_mapping(
-    *, connection: AzureConnection, choices: list[MappingChoice]
-) -> tuple[dict[str, int], dict[int, str]]:
-    """The value → site map a preview plans with, without saving anything.
+def mapping_preview(*, connection: AzureConnection, attribute: str, choices: list[MappingChoice]) -> dict:
+    """What saving these choices would make the next sync do: the run's own plan, unsaved.
 
-    Sites still to be created get placeholder (negative) ids; returns the map
-    and the placeholder names, so the preview can name them.
+    Sites are resolved by `resolve_choices`, exactly as `mapping_save` does,
+    and planned by the run's `plan_for_connection`; `new_sites` names the
+    sites the save would create.
     """
-    sites = set(Site.objects.filter(customer=connection.customer).values_list("pk", flat=True))
-    proposed: dict[str, int] = {}
-    new_sites: dict[int, str] = {}
-    for choice in choices:
-        if choice.target is None:
-            continue
-        if choice.target == NEW_SITE:
-            placeholder = -(len(new_sites) + 1)
-            new_sites[placeholder] = f"{choice.value.strip()} (new)"
-            proposed[value_key(choice.value)] = placeholder
-        elif int(choice.target) in sites:
-            proposed[value_key(choice.value)] = int(choice.target)
-    return proposed, new_sites
+    from integrations.sync.preview import summarize_plan
+    from integrations.sync.runner import plan_for_connection
+
+    resolved = resolve_choices(connection=connection, choices=choices)
+    plan = plan_for_connection(
+        connection, mapping=resolved.site_by_value, attribute=attribute, new_sites=resolved.new_sites
+    )
+    return {**summarize_plan(plan), "new_sites": sorted(resolved.new_sites.values(), key=str.casefold)}
+
+
+def exact_site_matches(*, customer_id: int, values: list[str]) -> dict[str, int]:
+    """Value → id of the customer's site with the same name (trimmed, case-insensitive)."""
+    by_name: dict[str, int] = {}
+    for pk, name in Site.objects.filter(customer_id=customer_id).order_by("pk").values_list("pk", "name"):
+        by_name.setdefault(value_key(name), pk)
+    return {value: by_name[value_key(value)] for value in values if value_key(value) in by_name}

@@ -1,4 +1,4 @@
-"""Pausing and resuming a connection's syncs (section 6.1).
+"""Pausing and resuming a connection's syncs (docs/design.md §6.1).
 
 A paused connection is skipped by the scheduler, and Sync now is refused
 with a message until someone resumes it: a pause after a rejected mass change

@@ -14,6 +14,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from integrations.models import AzureConnection, SyncRun
 from integrations.services import pause
@@ -37,9 +39,10 @@ class Enqueued:
     @property
     def message(self) -> str:
         if self.started:
-            return "Sync started. Contacts update as soon as it finishes."
-        state = "queued" if self.run.status == SyncRun.Status.QUEUED else "running"
-        return f"A sync is already {state} for this customer; no new one was started."
+            return _("Sync started. Contacts update as soon as it finishes.")
+        if self.run.status == SyncRun.Status.QUEUED:
+            return _("A sync is already queued for this customer; no new one was started.")
+        return _("A sync is already running for this customer; no new one was started.")
 
 
 def active_run(connection: AzureConnection) -> SyncRun | None:
@@ -66,15 +69,18 @@ def run_enqueue(
     """
     if not connection.customer.azure_sync_available:
         raise SyncNotAllowed(
-            f"{connection.customer.name}'s {connection.customer.get_plan_display()} plan does not include "
-            "the Azure AD sync, so no sync was started."
+            _(
+                "%(customer)s's %(plan)s plan does not include the Microsoft Entra ID sync, "
+                "so no sync was started."
+            )
+            % {"customer": connection.customer.name, "plan": connection.customer.get_plan_display()}
         )
     with transaction.atomic():
         AzureConnection.objects.select_for_update().filter(pk=connection.pk).first()
         existing = active_run(connection)
         if existing is not None:
             return Enqueued(run=existing, started=False)
-        # Paused, or a mass change waits for a decision (section 6.1). A preview writes nothing,
+        # Paused, or a mass change waits for a decision (docs/design.md §6.1). A preview writes nothing,
         # and the initial import (queued once, by the first mapping) was just previewed.
         writes = not dry_run and trigger != SyncRun.Trigger.INITIAL
         refusal = pause.sync_refusal(connection) if writes else None
@@ -113,13 +119,19 @@ def reap_abandoned_runs(*, connection: AzureConnection | None = None) -> int:
     reaped = 0
     for run in runs:
         if run.status == SyncRun.Status.RUNNING and run.connection and not _holds_lease(run):
-            reason = "The worker running this sync stopped unexpectedly; the next run will pick up from here."
+            reason = gettext_noop(
+                "The worker running this sync stopped unexpectedly; the next run will pick up from here."
+            )
         elif run.status == SyncRun.Status.QUEUED and run.created_at < now - QUEUED_RUN_TIMEOUT:
-            reason = "No worker picked this sync up in time. Is the task worker (qcluster) running?"
+            reason = gettext_noop(
+                "No worker picked this sync up in time. Is the task worker (qcluster) running?"
+            )
         elif run.status == SyncRun.Status.QUEUED and _took_lease_and_vanished(run):
-            reason = "The worker that took this sync stopped before starting it; the next run will do it."
+            reason = gettext_noop(
+                "The worker that took this sync stopped before starting it; the next run will do it."
+            )
         elif run.connection is None:
-            reason = "The connection was disconnected."
+            reason = gettext_noop("The connection was disconnected.")
         else:
             continue
         reaped += SyncRun.objects.filter(pk=run.pk, status=run.status).update(

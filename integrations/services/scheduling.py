@@ -23,7 +23,7 @@ def due_queryset() -> QuerySet[AzureConnection]:
     the query reads no connection row at all (docs/performance.md has the plan).
     """
     mapped = SiteMapping.objects.filter(connection=OuterRef("pk"))
-    return pause.without_blocked(  # paused, or a run held for approval (section 6.1)
+    return pause.without_blocked(  # paused, or a run held for approval (docs/design.md §6.1)
         AzureConnection.objects.select_related("customer")
         .filter(next_sync_at__lte=timezone.now(), customer__plan__in=settings.AZURE_SYNC_PLANS)
         .filter(Exists(mapped))

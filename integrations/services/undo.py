@@ -1,4 +1,4 @@
-"""Undo a run from its audit trail (section 6.1).
+"""Undo a run from its audit trail (docs/design.md §6.1).
 
 Every field the run overwrote is put back where the contact still holds the
 value the run wrote; anywhere else the field was changed since (by a person or
@@ -28,10 +28,12 @@ from django.utils.translation import gettext
 
 from integrations.models import AzureConnection, FieldChange, PauseReason, SyncRun
 from integrations.sync.lease import Lease, LeaseLost
-from integrations.sync.plan import SITE_FIELD, SYNCED_FIELDS
+from integrations.sync.plan import ACTIVE_FIELD, EMAIL_FIELD, SITE_FIELD, SYNCED_FIELDS
 from portal.customers.models import Contact, Site
 
 logger = logging.getLogger(__name__)
+# Fields the policies (design.md §6.2) make the sync write: an undo puts them back too.
+POLICY_FIELDS = (ACTIVE_FIELD, EMAIL_FIELD)
 
 BATCH_SIZE = 2000
 LISTED = 200  # conflicts and kept contacts listed on the run; the rest are counted
@@ -175,6 +177,8 @@ def _site_name(contact: Contact) -> str:
 
 
 def _current(contact: Contact, field_name: str) -> str:
+    if field_name == ACTIVE_FIELD:
+        return str(contact.is_active)  # audited as "True"/"False" (leavers policy)
     return _site_name(contact) if field_name == SITE_FIELD else getattr(contact, field_name)
 
 
@@ -201,7 +205,7 @@ def _decide(run: SyncRun, batch: Sequence[FieldChange], contacts: dict[int, Cont
                 )
             else:
                 plan.recreates.append(Recreate(change.contact_email, json.loads(change.old_value or "{}")))
-        elif change.field in SYNCED_FIELDS or change.field == SITE_FIELD:
+        elif change.field in SYNCED_FIELDS or change.field in (SITE_FIELD, *POLICY_FIELDS):
             if contact is None:
                 reason = gettext("the contact was deleted since")
                 plan.conflicts.append(Conflict(change.contact_email, change.field, change.new_value, reason))
@@ -212,6 +216,11 @@ def _decide(run: SyncRun, batch: Sequence[FieldChange], contacts: dict[int, Cont
             elif current != change.new_value:
                 reason = gettext("changed since to “%(value)s”") % {"value": current}
                 plan.conflicts.append(Conflict(contact.email, change.field, change.new_value, reason))
+            elif change.field == EMAIL_FIELD and _email_taken(contact, change.old_value):
+                reason = gettext("another contact has the email “%(email)s” now") % {
+                    "email": change.old_value
+                }
+                plan.conflicts.append(Conflict(contact.email, change.field, change.new_value, reason))
             elif change.field == SITE_FIELD and change.old_value and change.old_value not in site_names:
                 reason = gettext("the former site “%(site)s” no longer exists") % {"site": change.old_value}
                 plan.conflicts.append(Conflict(contact.email, change.field, change.new_value, reason))
@@ -220,6 +229,15 @@ def _decide(run: SyncRun, batch: Sequence[FieldChange], contacts: dict[int, Cont
                     Revert(contact.pk, contact.email, change.field, current, change.old_value)
                 )
     return plan
+
+
+def _email_taken(contact: Contact, email: str) -> bool:
+    """Identity "object" renamed the contact: its old email may belong to another contact since."""
+    return (
+        Contact.objects.filter(customer_id=contact.customer_id, email__iexact=email)
+        .exclude(pk=contact.pk)
+        .exists()
+    )
 
 
 def _touched_after(run: SyncRun, contact_ids: Sequence[int]) -> set[int]:
@@ -373,11 +391,15 @@ def _write(undo: SyncRun, plan: UndoPlan) -> None:
             contact = contacts[revert.contact_id]
             if revert.field == SITE_FIELD:
                 contact.site_id = site_ids.get(revert.restore) if revert.restore else None
+            elif revert.field == ACTIVE_FIELD:
+                contact.is_active = revert.restore == "True"
             else:
                 setattr(contact, revert.field, revert.restore)
             contact.updated_at = now
             audit.append(row(contact.pk, contact.email, revert.field, revert.written, revert.restore))
-        Contact.objects.bulk_update(list(contacts.values()), [*SYNCED_FIELDS, "site", "updated_at"])
+        Contact.objects.bulk_update(
+            list(contacts.values()), [*SYNCED_FIELDS, "site", *POLICY_FIELDS, "updated_at"]
+        )
 
     # Created contacts nothing changed since: their fields go into the audit row, then they go.
     if plan.removals:

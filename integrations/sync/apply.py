@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from integrations.audit_format import initial_values_json
 from integrations.models import FieldChange, SyncRun
 from integrations.sync import bulk
 from integrations.sync.lease import Lease
 from integrations.sync.plan import ContactCreate, ContactUpdate, SyncPlan
 from integrations.sync.values import email_key
-from portal.customers.models import Contact
+from portal.customers.models import Contact, Site
 
 # Rows per transaction: large enough that commits (a WAL flush each) are a
 # small share of the time, small enough that a batch takes well under a second.
@@ -84,21 +85,38 @@ def _create_batch(batch: Sequence[ContactCreate], run: SyncRun, result: ApplyRes
                 create.site_id,
                 create.is_shared_mailbox,
                 create.object_id,
+                create.mailbox_purpose,
             )
             for create in batch
         ],
         now=now,
     )
     ids = {email_key(email): pk for pk, email in inserted}
+    site_names = dict(Site.objects.filter(customer_id=run.customer_id).values_list("pk", "name"))
     audit = []
     for create in batch:
         pk = ids.get(email_key(create.email))
         if pk is None:
             result.raced.append(create.email)
             continue
-        audit.append((pk, create.email, FieldChange.CREATED, "", create.email))
+        audit.append((pk, create.email, FieldChange.CREATED, "", _initial_values(create, site_names)))
     bulk.insert_field_changes(run_id=run.pk, customer_id=run.customer_id, rows=audit, changed_at=now)
     result.created += len(audit)
+
+
+def _initial_values(create: ContactCreate, site_names: dict[int, str]) -> str:
+    """A created contact's audit row holds what it was created with (shown on the audit page and CSV)."""
+    return initial_values_json(
+        {
+            "email": create.email,
+            "first_name": create.first_name,
+            "last_name": create.last_name,
+            "job_title": create.job_title,
+            "mobile_phone": create.mobile_phone,
+            "site": site_names.get(create.site_id, ""),
+            "mailbox": create.mailbox_purpose,
+        }
+    )
 
 
 def _update_batch(batch: Sequence[ContactUpdate], run: SyncRun, result: ApplyResult) -> None:

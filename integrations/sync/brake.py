@@ -1,4 +1,4 @@
-"""The mass-change brake (section 6.1): a run whose plan would overwrite fields
+"""The mass-change brake (docs/design.md §6.1): a run whose plan would overwrite fields
 of too many synced contacts is held for a person to approve, before it writes.
 
 Microsoft's own provisioning service has the same idea (an accidental-deletions

@@ -41,6 +41,9 @@ UPDATABLE_CONTACT_COLUMNS = (
     "site_id",
     "azure_object_id",
     "is_shared_mailbox",
+    "mailbox_purpose",
+    "is_active",  # leavers policy (design.md §6.2)
+    "email",  # identity "object": the contact follows its directory object's renames
 )
 NEW_CONTACT_COLUMNS = (
     "email",
@@ -51,6 +54,7 @@ NEW_CONTACT_COLUMNS = (
     "site_id",
     "is_shared_mailbox",
     "azure_object_id",
+    "mailbox_purpose",
 )
 AUDIT_COLUMNS = ("contact_id", "contact_email", "field", "old_value", "new_value")
 

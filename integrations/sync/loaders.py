@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 from django.db import connection as db
 
-from integrations.models import AzureConnection, DirectoryUser, MappingAttribute
-from integrations.sync.plan import ContactState, MirrorUser
-from portal.customers.models import Contact, Site
+from integrations.models import AzureConnection, DirectoryUser, MappingAttribute, ScopeGroupMember
+from integrations.sync.plan import ContactState, MirrorUser, PlanPolicy
+from portal.customers.models import Contact, ContactPin, Site
 
 MIRROR_ATTRIBUTE = {
     MappingAttribute.OFFICE: "office_location",
@@ -73,6 +73,7 @@ def mirror_users(connection: AzureConnection) -> Iterator[MirrorUser]:
             kind,
             licensed,
             purpose,
+            display,
         ) = row
         yield MirrorUser(
             oid,
@@ -88,6 +89,7 @@ def mirror_users(connection: AzureConnection) -> Iterator[MirrorUser]:
             share(kind, kind),
             _flag(licensed),
             share(purpose, purpose),
+            display,
         )
 
 
@@ -104,8 +106,11 @@ def contact_states(customer_id: int) -> Iterator[ContactState]:
         yield from map(ContactState._make, _rows(sql, [customer_id]))
         return
     shared = ContactState._fields.index("is_shared_mailbox")
+    active = ContactState._fields.index("is_active")
     for row in _rows(sql, [customer_id]):
-        yield ContactState._make((*row[:shared], _flag(row[shared]), *row[shared + 1 :]))
+        values = list(row)
+        values[shared], values[active] = _flag(values[shared]), _flag(values[active])
+        yield ContactState._make(values)
 
 
 def site_by_value(connection: AzureConnection) -> dict[str, int]:
@@ -114,3 +119,46 @@ def site_by_value(connection: AzureConnection) -> dict[str, int]:
 
 def site_names(customer_id: int) -> dict[int, str]:
     return dict(Site.objects.filter(customer_id=customer_id).values_list("id", "name"))
+
+
+# -- policies (design.md §6.2) ------------------------------------------------------------
+def contact_pins(customer_id: int) -> dict[int, frozenset[str]]:
+    """Pinned fields of the customer's contacts, by contact id."""
+    pins: dict[int, set[str]] = {}
+    rows = ContactPin.objects.filter(contact__customer_id=customer_id).values_list("contact_id", "field")
+    for contact_id, field in rows:
+        pins.setdefault(contact_id, set()).add(field)
+    return {contact_id: frozenset(fields) for contact_id, fields in pins.items()}
+
+
+def scope_members(connection: AzureConnection, groups: list[str] | None = None) -> frozenset[str] | None:
+    """Object ids in the scope groups as last read (None: no group scope, everyone is in)."""
+    groups = connection.scope_groups if groups is None else groups
+    if not groups:
+        return None
+    return frozenset(
+        ScopeGroupMember.objects.filter(connection=connection, group_id__in=groups).values_list(
+            "object_id", flat=True
+        )
+    )
+
+
+def plan_policy(connection: AzureConnection, **overrides: object) -> PlanPolicy:
+    """The connection's policies as the plan's plain values; `overrides` (leavers,
+    identity, licensed_only, scope_groups, portal_owned_fields) preview unsaved ones."""
+    values = {
+        "leavers": connection.leavers,
+        "identity": connection.identity,
+        "licensed_only": connection.licensed_only,
+        "scope_groups": list(connection.scope_groups or []),
+        "portal_owned_fields": list(connection.portal_owned_fields or []),
+        **overrides,
+    }
+    return PlanPolicy(
+        leavers=values["leavers"],
+        identity=values["identity"],
+        licensed_only=bool(values["licensed_only"]),
+        scope_members=scope_members(connection, values["scope_groups"]),
+        portal_owned=frozenset(values["portal_owned_fields"]),
+        pinned=contact_pins(connection.customer_id),
+    )

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext_noop
 
 from integrations import alerts
 from integrations.graph.errors import AppCredentialsError, ConsentRequiredError, TenantNotFoundError
@@ -59,7 +59,7 @@ def record_failure(connection: AzureConnection, run: SyncRun, error: Exception) 
         _save(
             connection,
             health=Health.QUARANTINED,
-            health_reason=gettext(
+            health_reason=gettext_noop(
                 "%(failures)d syncs in a row failed; the portal now retries once a day. If this goes on, "
                 "ask your service provider to look at it. Last error: %(error)s"
             )
@@ -71,7 +71,7 @@ def record_failure(connection: AzureConnection, run: SyncRun, error: Exception) 
     _save(
         connection,
         health=Health.BACKING_OFF,
-        health_reason=gettext(
+        health_reason=gettext_noop(
             "The last sync failed (%(error)s). Nobody needs to act: the portal retries automatically."
         )
         % {"error": run.error},
@@ -86,20 +86,23 @@ def backoff_delay(failures: int) -> timedelta:
 
 
 def _attention_reason(error: Exception) -> str:
-    """What happened and who must act, in words a customer's administrator understands."""
+    """What happened and who must act, in words a customer's administrator understands.
+
+    Stored in English (the msgid); pages show it in the reader's language.
+    """
     if isinstance(error, AppCredentialsError):
-        return gettext(
+        return gettext_noop(
             "Microsoft rejected the portal's own credentials (its secret or certificate has expired or "
             "changed). Your service provider must renew them; nothing is needed on your side."
         )
     if isinstance(error, TenantNotFoundError):
-        return gettext(
+        return gettext_noop(
             "Microsoft no longer knows this tenant. An administrator of this customer must disconnect it "
             "and connect the right Microsoft tenant."
         )
-    return gettext(
+    return gettext_noop(
         "The portal's app was removed from your Microsoft tenant, or its permission was withdrawn. "
-        "An administrator of your Microsoft tenant must click Reconnect to Azure AD and grant consent again."
+        "An administrator of your Microsoft tenant must click Reconnect to Microsoft Entra ID and grant consent again."
     )
 
 

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from django.utils.translation import gettext_lazy as _
+
 from integrations.sync.values import email_key, value_key
 
 # Contact fields the sync owns (R7), and the mirror attribute each comes from.
@@ -40,16 +42,26 @@ class SkipReason:
     EMPTY_VALUE = "empty_site_value"
     UNMAPPED = "unmapped_site_value"
     DUPLICATE_EMAIL = "duplicate_email"
+    # Policies (design.md §6.2)
+    NOT_IN_SCOPE_GROUPS = "not_in_scope_groups"
+    UNLICENSED = "unlicensed"
+    EMAIL_HELD = "email_held_by_other_object"
 
     LABELS = {
-        GUEST: "Guest account",
-        DISABLED: "Disabled account (not a mailbox)",
-        NO_EMAIL: "No email address",
-        INVALID_EMAIL: "Email address not usable",
-        EMPTY_VALUE: "Office/department empty",
-        UNMAPPED: "Office/department not mapped to a site",
-        DUPLICATE_EMAIL: "Email shared with another directory user",
+        GUEST: _("Guest account"),
+        DISABLED: _("Disabled account (not a mailbox)"),
+        NO_EMAIL: _("No email address"),
+        INVALID_EMAIL: _("Email address not usable"),
+        EMPTY_VALUE: _("Office/department empty"),
+        UNMAPPED: _("Office/department not mapped to a site"),
+        DUPLICATE_EMAIL: _("Email shared with another directory user"),
+        NOT_IN_SCOPE_GROUPS: _("Not a member of the chosen groups"),
+        UNLICENSED: _("No licence (licensed users only)"),
+        EMAIL_HELD: _("Email still held by a contact that follows another directory user"),
     }
+
+    # Users who "left" for the leavers policy: disabled (not a mailbox) or out of scope.
+    LEFT = frozenset({DISABLED, NOT_IN_SCOPE_GROUPS, UNLICENSED})
 
 
 class MirrorUser(NamedTuple):
@@ -72,6 +84,7 @@ class MirrorUser(NamedTuple):
     user_type: str = "Member"
     has_license: bool | None = None
     purpose: str = ""
+    display_name: str = ""
 
 
 class ContactState(NamedTuple):
@@ -86,6 +99,8 @@ class ContactState(NamedTuple):
     site_id: int | None = None
     is_shared_mailbox: bool = False
     azure_object_id: str | None = None
+    mailbox_purpose: str = ""
+    is_active: bool = True
 
 
 class FieldUpdate(NamedTuple):
@@ -103,6 +118,7 @@ class ContactCreate(NamedTuple):
     mobile_phone: str
     site_id: int
     is_shared_mailbox: bool
+    mailbox_purpose: str = ""
 
 
 class ContactUpdate(NamedTuple):
@@ -113,12 +129,60 @@ class ContactUpdate(NamedTuple):
     changes: tuple[FieldUpdate, ...]  # the audited subset, old → new
 
 
+class Divergence(NamedTuple):
+    """A pinned field whose directory value differs from the contact's (kept local)."""
+
+    contact_id: int
+    email: str
+    field: str
+    local: str
+    directory: str
+
+
+KEEP, DEACTIVATE = "keep", "deactivate"
+BY_EMAIL, BY_OBJECT = "email", "object"
+ACTIVE_FIELD, EMAIL_FIELD = "is_active", "email"
+_NO_PINS: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class PlanPolicy:
+    """A connection's policies as plain values (design.md §6.2); the defaults are the seed's rules."""
+
+    leavers: str = KEEP
+    identity: str = BY_EMAIL
+    licensed_only: bool = False
+    # Object ids in the chosen groups (transitively); None: every user is in scope.
+    scope_members: frozenset[str] | None = None
+    portal_owned: frozenset[str] = frozenset()
+    # contact id → its pinned fields (SYNCED_FIELDS names or "site")
+    pinned: Mapping[int, frozenset[str]] = field(default_factory=dict)
+
+    @property
+    def is_default(self) -> bool:
+        return self == PlanPolicy()
+
+
+DEFAULT_POLICY = PlanPolicy()
+
+
 @dataclass
 class SyncPlan:
     creates: list[ContactCreate] = field(default_factory=list)
     updates: list[ContactUpdate] = field(default_factory=list)
     unchanged: int = 0
     skips: Counter[str] = field(default_factory=Counter)
+    divergences: list[Divergence] = field(default_factory=list)
+    # Email renames a contact could not follow: the new email belongs to another contact.
+    email_conflicts: list[str] = field(default_factory=list)
+
+    @property
+    def deactivated(self) -> int:
+        return sum(1 for u in self.updates for c in u.changes if c.field == ACTIVE_FIELD and c.new == "False")
+
+    @property
+    def reactivated(self) -> int:
+        return sum(1 for u in self.updates for c in u.changes if c.field == ACTIVE_FIELD and c.new == "True")
 
     @property
     def skipped(self) -> int:
@@ -156,6 +220,28 @@ def is_mailbox(user: MirrorUser) -> bool:
     return user.account_enabled is False and user.has_license is False and bool(user.mail.strip())
 
 
+def mailbox_purpose(user: MirrorUser) -> str:
+    """shared, room or equipment for a mailbox (the fallback shape counts as shared), else ""."""
+    if user.purpose in MAILBOX_PURPOSES:
+        return user.purpose
+    return "shared" if is_mailbox(user) else ""
+
+
+NAME_MAX_LENGTH = 64
+
+
+def directory_name(user: MirrorUser) -> tuple[str, str]:
+    """The contact's (first name, last name) from the directory.
+
+    Given name and surname when Entra has either; otherwise (shared, room and
+    equipment mailboxes have neither) the display name becomes the first name
+    and the last name stays empty, so no contact is nameless. See README.md, "Names and mailboxes".
+    """
+    if user.given_name.strip() or user.surname.strip():
+        return user.given_name, user.surname
+    return user.display_name.strip()[:NAME_MAX_LENGTH], ""
+
+
 def _looks_like_email(email: str) -> bool:
     local, at, domain = email.rpartition("@")
     if not (at and local and "." in domain and len(email) <= EMAIL_MAX_LENGTH and " " not in email):
@@ -178,16 +264,18 @@ def build_plan(
     site_by_value: Mapping[str, int],
     contacts: Iterable[ContactState],
     site_names: Mapping[int, str],
+    policy: PlanPolicy = DEFAULT_POLICY,
 ) -> SyncPlan:
     """Compare the mirror with the customer's contacts and return what to change.
 
     `attribute` is the mirror attribute that places users ("office_location"
     or "department"); `site_by_value` maps trimmed, case-folded values to site
     ids. Only users who pass every filter are candidates; among candidates
-    sharing an email one deterministic winner is kept.
+    sharing an email one deterministic winner is kept. `policy` holds the
+    connection's policies (design.md §6.2).
     """
     with _cyclic_gc_paused():
-        return _build_plan(users, attribute, site_by_value, contacts, site_names)
+        return _build_plan(users, attribute, site_by_value, contacts, site_names, policy)
 
 
 @contextmanager
@@ -210,10 +298,15 @@ def _build_plan(
     site_by_value: Mapping[str, int],
     contacts: Iterable[ContactState],
     site_names: Mapping[int, str],
+    policy: PlanPolicy,
 ) -> SyncPlan:
     plan = SyncPlan()
     skips = plan.skips
     value_keys: dict[str, str] = {}  # raw office/department → its key: a handful of values, 100,000 users
+    scoped = policy.licensed_only or policy.scope_members is not None
+    # Leavers policy: object ids present in the mirror, and those that "left" (disabled, out of scope).
+    present: set[str] | None = set() if policy.leavers == DEACTIVATE else None
+    left: set[str] = set()
 
     candidates: dict[str, tuple[MirrorUser, str, int]] = {}
     for user in users:
@@ -222,6 +315,12 @@ def _build_plan(
         if value is None:
             value = value_keys[raw] = value_key(raw)
         reason, email, site_id = _admit(user, value, site_by_value)
+        if scoped and reason in (None, SkipReason.EMPTY_VALUE, SkipReason.UNMAPPED):
+            reason = _scope_reason(user, policy) or reason
+        if present is not None:
+            present.add(user.object_id)
+            if reason in SkipReason.LEFT:
+                left.add(user.object_id)
         if reason:
             skips[reason] += 1
             continue
@@ -234,38 +333,223 @@ def _build_plan(
         if _winner_rank(user) < _winner_rank(held[0]):
             candidates[key] = (user, email, site_id)
 
+    default_policy = policy.is_default
+    if not default_policy:
+        contacts = list(contacts)
     contacts_by_email = {email_key(contact.email): contact for contact in contacts}
+    matches = (
+        _match_by_object(candidates, contacts, contacts_by_email, skips)
+        if policy.identity == BY_OBJECT
+        else None
+    )
+    follow_email = matches is not None
+    matched_ids: set[int] = set()
     for key, (user, email, site_id) in candidates.items():
-        shared = is_mailbox(user)
-        contact = contacts_by_email.get(key)
+        purpose = mailbox_purpose(user)
+        shared = bool(purpose)
+        first_name, last_name = directory_name(user)
+        if matches is None:
+            contact = contacts_by_email.get(key)
+        elif key in matches:
+            contact = matches[key]
+            if contact is None:
+                continue  # skipped: its email is held by a contact of another object
+        else:
+            contact = None
+        if contact is not None and present is not None:
+            matched_ids.add(contact.id)
         if contact is None:
+            job_title, mobile_phone = user.job_title, user.mobile_phone
+            if policy.portal_owned:  # never written, not even on a new contact
+                owned = policy.portal_owned
+                first_name = "" if "first_name" in owned else first_name
+                last_name = "" if "last_name" in owned else last_name
+                job_title = "" if "job_title" in owned else job_title
+                mobile_phone = "" if "mobile_phone" in owned else mobile_phone
             plan.creates.append(
                 ContactCreate(
                     object_id=user.object_id,
                     email=email,
-                    first_name=user.given_name,
-                    last_name=user.surname,
-                    job_title=user.job_title,
-                    mobile_phone=user.mobile_phone,
+                    first_name=first_name,
+                    last_name=last_name,
+                    job_title=job_title,
+                    mobile_phone=mobile_phone,
                     site_id=site_id,
                     is_shared_mailbox=shared,
+                    mailbox_purpose=purpose,
                 )
             )
             continue
         if (
             # The common case, compared in one go: nothing differs.
-            contact[2:7] == (user.given_name, user.surname, user.job_title, user.mobile_phone, site_id)
+            contact[2:7] == (first_name, last_name, user.job_title, user.mobile_phone, site_id)
             and contact.azure_object_id == user.object_id
             and contact.is_shared_mailbox == shared
+            and contact.mailbox_purpose == purpose
+            and contact.is_active
+            and (not follow_email or contact.email == email)
         ):
             plan.unchanged += 1
             continue
-        update = _diff(contact, user, site_id, shared, site_names)
+        if default_policy and contact.is_active:
+            update = _diff(contact, user, site_id, purpose, site_names)
+        else:
+            update = _diff_with_policy(
+                contact,
+                user,
+                email,
+                site_id,
+                purpose,
+                site_names,
+                policy,
+                follow_email,
+                contacts_by_email,
+                plan,
+            )
         if update is None:
             plan.unchanged += 1
         else:
             plan.updates.append(update)
+    if present is not None:
+        _deactivate_leavers(plan, contacts, matched_ids, present, left)
     return plan
+
+
+def _scope_reason(user: MirrorUser, policy: PlanPolicy) -> str | None:
+    """Why a user is outside the connection's scope, or None. An unknown licence state
+    (None: not read yet) counts as licensed, so a partial mirror deactivates nobody."""
+    if policy.scope_members is not None and user.object_id not in policy.scope_members:
+        return SkipReason.NOT_IN_SCOPE_GROUPS
+    if policy.licensed_only and user.has_license is False:
+        return SkipReason.UNLICENSED
+    return None
+
+
+def _match_by_object(
+    candidates: Mapping[str, tuple[MirrorUser, str, int]],
+    contacts: Iterable[ContactState],
+    contacts_by_email: Mapping[str, ContactState],
+    skips: Counter[str],
+) -> dict[str, ContactState | None]:
+    """Identity "object": email key → the contact each candidate follows (None: skipped).
+
+    A contact linked to the user's object id is followed first (among several,
+    e.g. forks left by the email identity, the one with the user's email, else
+    the oldest); otherwise the user links by email, unless that contact already
+    follows another directory object that still exists: two objects never
+    claim one contact. Keys absent from the result create a contact.
+    """
+    linked: dict[str, list[ContactState]] = {}
+    for contact in contacts:
+        if contact.azure_object_id:
+            linked.setdefault(contact.azure_object_id, []).append(contact)
+    matches: dict[str, ContactState | None] = {}
+    claimed: set[int] = set()
+    for key, (user, _email, _site) in candidates.items():
+        followers = linked.get(user.object_id)
+        if followers:
+            contact = min(followers, key=lambda c: (email_key(c.email) != key, c.id))
+            matches[key] = contact
+            claimed.add(contact.id)
+    live = {user.object_id for user, _email, _site in candidates.values()}
+    for key, (user, _email, _site) in candidates.items():
+        if key in matches:
+            continue
+        contact = contacts_by_email.get(key)
+        if contact is None:
+            continue
+        owner = contact.azure_object_id
+        if contact.id in claimed or (owner and owner != user.object_id and owner in live):
+            matches[key] = None
+            skips[SkipReason.EMAIL_HELD] += 1
+            continue
+        matches[key] = contact
+        claimed.add(contact.id)
+    return matches
+
+
+def _diff_with_policy(
+    contact: ContactState,
+    user: MirrorUser,
+    email: str,
+    site_id: int,
+    purpose: str,
+    site_names: Mapping[int, str],
+    policy: PlanPolicy,
+    follow_email: bool,
+    contacts_by_email: Mapping[str, ContactState],
+    plan: SyncPlan,
+) -> ContactUpdate | None:
+    """`_diff` under non-default policies: portal-owned and pinned fields are left (a pinned
+    one's divergence is noted), the email follows the object, and a returning user's
+    contact is reactivated."""
+    pinned = policy.pinned.get(contact.id, _NO_PINS)
+    base = _diff(contact, user, site_id, purpose, site_names)
+    changes: list[FieldUpdate] = []
+    values: dict[str, object] = {}
+    if base is not None:
+        for change in base.changes:
+            if change.field in policy.portal_owned:
+                continue
+            if change.field in pinned:
+                plan.divergences.append(
+                    Divergence(contact.id, contact.email, change.field, change.old, change.new)
+                )
+                continue
+            changes.append(change)
+        audited = {change.field for change in changes}
+        for column, value in base.values.items():
+            name = SITE_FIELD if column == "site_id" else column
+            if name in AUDITED_FIELDS and name not in audited:
+                continue
+            values[column] = value
+    new_email = contact.email
+    if follow_email and email_key(email) != email_key(contact.email):
+        holder = contacts_by_email.get(email_key(email))
+        if holder is None or holder.id == contact.id:
+            changes.append(FieldUpdate(EMAIL_FIELD, contact.email, email))
+            values[EMAIL_FIELD] = new_email = email
+        else:
+            plan.email_conflicts.append(email)
+    if not contact.is_active:
+        changes.append(FieldUpdate(ACTIVE_FIELD, "False", "True"))
+        values[ACTIVE_FIELD] = True
+    if not values:
+        return None
+    return ContactUpdate(
+        contact_id=contact.id,
+        object_id=user.object_id,
+        email=new_email,
+        values=values,
+        changes=tuple(changes),
+    )
+
+
+def _deactivate_leavers(
+    plan: SyncPlan,
+    contacts: Iterable[ContactState],
+    matched_ids: set[int],
+    present: set[str],
+    left: set[str],
+) -> None:
+    """Leavers "deactivate": an active contact linked to a directory object that was
+    deleted, disabled (not a mailbox) or fell out of scope, and that no user matched
+    this run. Portal-only contacts (never linked) are never touched (R8)."""
+    for contact in contacts:
+        oid = contact.azure_object_id
+        if not oid or not contact.is_active or contact.id in matched_ids:
+            continue
+        if oid in present and oid not in left:
+            continue
+        plan.updates.append(
+            ContactUpdate(
+                contact_id=contact.id,
+                object_id=oid,
+                email=contact.email,
+                values={ACTIVE_FIELD: False},
+                changes=(FieldUpdate(ACTIVE_FIELD, "True", "False"),),
+            )
+        )
 
 
 def _admit(user: MirrorUser, value: str, site_by_value: Mapping[str, int]) -> tuple[str | None, str, int]:
@@ -288,13 +572,21 @@ def _admit(user: MirrorUser, value: str, site_by_value: Mapping[str, int]) -> tu
 
 
 def _diff(
-    contact: ContactState, user: MirrorUser, site_id: int, shared: bool, site_names: Mapping[int, str]
+    contact: ContactState, user: MirrorUser, site_id: int, purpose: str, site_names: Mapping[int, str]
 ) -> ContactUpdate | None:
     """The fields of `contact` that differ from the directory; None when none do."""
     changes: list[FieldUpdate] = []
     values: dict[str, object] = {}
+    shared = bool(purpose)
+    first_name, last_name = directory_name(user)
     for contact_field, user_attribute in SYNCED_FIELDS.items():
-        old, new = getattr(contact, contact_field), getattr(user, user_attribute)
+        old = getattr(contact, contact_field)
+        if contact_field == "first_name":
+            new = first_name
+        elif contact_field == "last_name":
+            new = last_name
+        else:
+            new = getattr(user, user_attribute)
         if old != new:
             changes.append(FieldUpdate(contact_field, old, new))
             values[contact_field] = new
@@ -307,6 +599,8 @@ def _diff(
         values["azure_object_id"] = user.object_id
     if contact.is_shared_mailbox != shared:
         values["is_shared_mailbox"] = shared
+    if contact.mailbox_purpose != purpose:
+        values["mailbox_purpose"] = purpose
     if not values:
         return None
     return ContactUpdate(

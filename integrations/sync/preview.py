@@ -5,6 +5,7 @@ from __future__ import annotations
 from itertools import islice
 
 from integrations.sync.plan import SkipReason, SyncPlan
+from integrations.sync.policy_summary import policy_summary
 
 SAMPLE_SIZE = 20
 
@@ -17,7 +18,7 @@ def summarize_plan(plan: SyncPlan, *, sample_size: int = SAMPLE_SIZE) -> dict:
         "unchanged": plan.unchanged + (len(plan.updates) - plan.updated),
         "skipped": plan.skipped,
         "skipped_by_reason": {
-            reason: {"count": count, "label": SkipReason.LABELS.get(reason, reason)}
+            reason: {"count": count, "label": str(SkipReason.LABELS.get(reason, reason))}
             for reason, count in sorted(plan.skips.items())
         },
         "sample_creates": [
@@ -34,4 +35,5 @@ def summarize_plan(plan: SyncPlan, *, sample_size: int = SAMPLE_SIZE) -> dict:
                 sample_size,
             )
         ),
+        "policy": policy_summary(plan, sample_size=sample_size),
     }

@@ -17,6 +17,7 @@ from typing import Protocol
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from integrations.graph.errors import DeltaExpiredError, MicrosoftError, PageTokenExpiredError
 from integrations.graph.models import UserPage
@@ -29,7 +30,9 @@ from integrations.sync.lease import Lease, LeaseLost, holder_run_id
 from integrations.sync.mirror import mark_unseen_removed, write_page
 from integrations.sync.pipeline import overlaps_network, read_ahead
 from integrations.sync.plan import SyncPlan, build_plan
+from integrations.sync.policy_summary import has_effect, policy_summary
 from integrations.sync.preview import summarize_plan
+from integrations.sync.scope import refresh_scope_members
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +47,8 @@ class DirectoryClient(Protocol):
     def iter_user_delta(self, delta_link: str | None = None) -> Iterator[UserPage]: ...
 
     def get_mailbox_purposes(self, object_ids: Sequence[str]) -> dict[str, str]: ...
+
+    def iter_group_user_ids(self, group_id: str) -> Iterator[str]: ...
 
 
 def default_client_factory(tenant_id: str) -> DirectoryClient:
@@ -73,7 +78,9 @@ def run_sync(
         return run
     lease = Lease.acquire(connection.pk, run_id=run.pk)
     if lease is None:
-        _skip_if_queued(run, connection.pk, "Another sync of this connection was already running.")
+        _skip_if_queued(
+            run, connection.pk, gettext_noop("Another sync of this connection was already running.")
+        )
         return run
     try:
         if not _claim(run):
@@ -90,7 +97,10 @@ def run_sync(
     except Exception as exc:
         logger.exception("Sync run %s failed unexpectedly", run.pk)
         kind = "database" if isinstance(exc, DatabaseError) else "internal"
-        run.fail(kind=kind, message="The sync failed because of an internal error; it has been logged.")
+        run.fail(
+            kind=kind,
+            message=gettext_noop("The sync failed because of an internal error; it has been logged."),
+        )
         outcome.record_failure(connection, run, exc)
     else:
         if run.status != SyncRun.Status.RUNNING:
@@ -164,6 +174,7 @@ def _execute(
         finally:
             if early is not None:
                 early.close()
+        _read_scope(connection, run, lease, client)
 
     run.phase = "planning"
     run.save_fields("phase")
@@ -197,6 +208,15 @@ def _execute(
     run.save_fields("created", "updated", "fields_changed", "warnings")
 
 
+def _read_scope(connection: AzureConnection, run: SyncRun, lease: Lease, client: DirectoryClient) -> None:
+    """Group scope (design.md §6.2): the chosen groups' members, read on every run."""
+    if not connection.scope_groups:
+        return
+    run.phase = "scoping"
+    run.save_fields("phase")
+    refresh_scope_members(connection, client, guard=lease.renew)
+
+
 def _fetch(
     connection: AzureConnection,
     run: SyncRun,
@@ -221,7 +241,9 @@ def _fetch(
                 if delta_link is None:
                     raise
                 run.warnings.append(
-                    "The saved directory position had expired; the whole directory was read again."
+                    gettext_noop(
+                        "The saved directory position had expired; the whole directory was read again."
+                    )
                 )
                 delta_link = None
                 continue
@@ -323,11 +345,13 @@ def plan_for_connection(
     mapping: dict[str, int] | None = None,
     attribute: str | None = None,
     new_sites: dict[int, str] | None = None,
+    policy: dict[str, object] | None = None,
 ) -> SyncPlan:
     """The plan for a connection from its mirror.
 
     `mapping`, `attribute` and `new_sites` (placeholder ids of sites still to
-    be created) let the mapping editor preview unsaved choices.
+    be created) let the mapping editor preview unsaved choices; `policy`
+    (field name → value) lets the policy page preview unsaved policies.
     """
     attribute = attribute or connection.mapping_attribute
     site_by_value = mapping if mapping is not None else loaders.site_by_value(connection)
@@ -337,6 +361,7 @@ def plan_for_connection(
         site_by_value=site_by_value,
         contacts=loaders.contact_states(connection.customer_id),
         site_names={**loaders.site_names(connection.customer_id), **(new_sites or {})},
+        policy=loaders.plan_policy(connection, **(policy or {})),
     )
 
 
@@ -348,6 +373,15 @@ def _record_plan(run: SyncRun, plan: SyncPlan) -> None:
     run.skipped_by_reason = dict(sorted(plan.skips.items()))
     run.fields_changed = plan.field_change_count
     run.save_fields("created", "updated", "unchanged", "skipped", "skipped_by_reason", "fields_changed")
+    _record_policy_effects(run, plan)
+
+
+def _record_policy_effects(run: SyncRun, plan: SyncPlan) -> None:
+    """Deactivations, renames and pinned fields' divergences on the run (design.md §6.2)."""
+    summary = policy_summary(plan)
+    if has_effect(summary):
+        run.policy_summary = summary
+        run.save_fields("policy_summary")
 
 
 def _summarize_notes(notes: list[str]) -> list[str]:

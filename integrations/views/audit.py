@@ -18,6 +18,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from integrations.audit_format import field_label, initial_values, initial_values_text
 from integrations.models import FieldChange
 from integrations.sync.plan import AUDITED_FIELDS
 from integrations.views.common import customer_for
@@ -27,9 +28,7 @@ from portal.customers.models import Customer
 
 PER_PAGE = 50
 FIELD_CHOICES = [
-    (FieldChange.CREATED, "Created"),
-    *[(name, name.replace("_", " ").capitalize()) for name in AUDITED_FIELDS],
-    (FieldChange.DELETED, "Deleted by an undo"),
+    (name, field_label(name)) for name in (FieldChange.CREATED, *AUDITED_FIELDS, FieldChange.DELETED)
 ]
 
 
@@ -81,6 +80,7 @@ def audit_log(request: HttpRequest, customer_id: int) -> HttpResponse:
     context = {
         "customer": customer,
         "page": page,
+        "rows": [_row(change) for change in page],
         "filters": filters,
         "field_choices": FIELD_CHOICES,
         "runs": customer.sync_runs.filter(dry_run=False).values_list("pk", "created_at")[:50],
@@ -109,9 +109,26 @@ def _csv_rows(changes: QuerySet[FieldChange]) -> Iterator[str]:
     """Stream the CSV row by row: memory stays flat however long the log is."""
     writer = csv.writer(_Echo())
     yield "\ufeff"  # so spreadsheets read UTF-8
-    yield writer.writerow(["changed_at", "run", "contact_email", "field", "old_value", "new_value"])
+    yield writer.writerow(
+        ["changed_at", "run", "contact_email", "field", "old_value", "new_value", "field_label"]
+    )
     rows = changes.values_list("changed_at", "run_id", "contact_email", "field", "old_value", "new_value")
     for changed_at, run_id, email, field, old, new in rows.iterator(chunk_size=2000):
+        if field == FieldChange.CREATED:
+            new = initial_values_text(new)
+        # The visitor's time zone, like the page (ISO 8601, with its offset).
+        stamp = timezone.localtime(changed_at).isoformat(timespec="seconds")
         yield writer.writerow(
-            [changed_at.isoformat(), run_id, *(safe_cell(v) for v in (email, field, old, new))]
+            [stamp, run_id, *(safe_cell(v) for v in (email, field, old, new, field_label(field)))]
         )
+
+
+def _row(change: FieldChange) -> dict:
+    """One audit row as the page shows it: a label, and a created contact's initial values."""
+    created = change.field == FieldChange.CREATED
+    return {
+        "change": change,
+        "label": field_label(change.field),
+        "created": created,
+        "initial": initial_values(change.new_value, with_email=False) if created else [],
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 
 from integrations import permissions
 from integrations.models import AzureConnection, SyncRun
@@ -20,7 +21,7 @@ def customer_for(request: HttpRequest, customer_id: int, *, manage: bool = False
 def connection_for(customer: Customer) -> AzureConnection:
     connection = AzureConnection.objects.filter(customer=customer).first()
     if connection is None:
-        raise Http404("This customer is not connected to Entra ID.")
+        raise Http404(_("This customer is not connected to Microsoft Entra ID."))
     return connection
 
 

@@ -37,12 +37,15 @@ def callback_uri(request: HttpRequest) -> str:
 @login_required
 @require_POST
 def connect_start(request: HttpRequest, customer_id: int) -> HttpResponse:
-    """Send a permitted user to Microsoft to sign in (step 1 of SPEC.md section 4)."""
+    """Send a permitted user to Microsoft to sign in (step 1 of docs/design.md §4)."""
     customer = get_object_or_404(Customer, pk=customer_id)
     permissions.require_manage(request.user, customer)
     if not customer.azure_sync_available:
         return refused(
-            request, customer, _("The Entra ID sync is not included in this customer's plan."), status=403
+            request,
+            customer,
+            _("The Microsoft Entra ID sync is not included in this customer's plan."),
+            status=403,
         )
     tenant = request.POST.get("tenant", "").strip()
     try:
@@ -65,10 +68,22 @@ def connect_start(request: HttpRequest, customer_id: int) -> HttpResponse:
     return HttpResponseRedirect(url)
 
 
-@login_required
 @require_GET
 def callback(request: HttpRequest) -> HttpResponse:
     """Microsoft's redirect back, for the sign-in leg and the consent leg."""
+    if not request.user.is_authenticated:
+        # Logged out between the legs: the flow went with the session, so nothing here can
+        # complete. No login redirect: its `?next=` would carry the sign-in code on into
+        # request logs and browser history.
+        return refused(
+            request,
+            None,
+            _(
+                "You are not signed in to the portal (any more), so this response from Microsoft "
+                "cannot be used. Sign in and start again from the customer's page."
+            ),
+            status=401,
+        )
     consent.purge_expired(request.session)
     if any(len(values) > 1 for _key, values in request.GET.lists()):
         # Microsoft sends each parameter once; which copy to believe is not ours to guess.
@@ -90,7 +105,7 @@ def callback(request: HttpRequest) -> HttpResponse:
         if leg == "done" and "error" not in params:
             return _already_connected(request)
         if "error" in params:  # someone else's or a stale error: shown, and nothing consumed
-            raise consent.microsoft_refusal(params, _("Microsoft returned an error."))
+            raise consent.microsoft_refusal(params, _("Microsoft returned an error."), from_flow=False)
         raise consent.ConsentRefused(
             _(
                 "This response does not belong to a connection in progress in your session "
@@ -113,9 +128,10 @@ def confirm(request: HttpRequest) -> HttpResponse:
                 request.POST.dict(),
                 user_id=request.user.pk,
                 redirect_uri=callback_uri(request),
+                vet=lambda confirmation: _refuse_binding_conflict(customer, confirmation["tid"]),
             )
         except consent.ConsentRefused as exc:
-            return refused_by(request, exc)
+            return refused_by(request, exc, status=exc.status)
         logger.info("User %s confirmed a tenant for customer %s", request.user.pk, customer.pk)
         return HttpResponseRedirect(url)
     pending = consent.pending_confirmation(request.session, user_id=request.user.pk)
@@ -123,6 +139,10 @@ def confirm(request: HttpRequest) -> HttpResponse:
         return refused(request, None, _("There is no connection waiting for your confirmation."), status=404)
     customer = get_object_or_404(Customer, pk=pending["customer_id"])
     permissions.require_manage(request.user, customer)
+    try:
+        _refuse_binding_conflict(customer, pending["tid"])
+    except consent.ConsentRefused as exc:
+        return refused(request, customer, exc.message, status=exc.status)
     context = {
         "customer": customer,
         "pending": pending,
@@ -140,7 +160,34 @@ def confirm_cancel(request: HttpRequest) -> HttpResponse:
     except consent.ConsentRefused as exc:
         return refused_by(request, exc)
     customer = get_object_or_404(Customer, pk=customer_id)
+    # The page offers to start again for that customer: only to someone who still may.
+    permissions.require_manage(request.user, customer)
     return render(request, "integrations/consent_cancelled.html", {"customer": customer})
+
+
+def _refuse_binding_conflict(customer: Customer, tenant_id: str) -> None:
+    """R11 before Microsoft is asked for consent: a consent that cannot lead to a
+    connection would only leave a needless grant of read access in the tenant.
+    The callback checks again (connection_connect) under a row lock."""
+    if AzureConnection.objects.filter(tenant_id=tenant_id).exclude(customer=customer).exists():
+        raise consent.ConsentRefused(
+            _(
+                "This Microsoft tenant is already connected to another customer. A tenant can be "
+                "connected to one customer at a time; it must be disconnected there first. "
+                "Nothing was connected."
+            ),
+            status=409,
+        )
+    existing = AzureConnection.objects.filter(customer=customer).exclude(tenant_id=tenant_id).first()
+    if existing is not None:
+        raise consent.ConsentRefused(
+            _(
+                "%(customer)s is already connected to another tenant (%(tenant)s). Disconnect it "
+                "first. Nothing was connected."
+            )
+            % {"customer": customer.name, "tenant": existing.tenant_name or existing.tenant_id},
+            status=409,
+        )
 
 
 def _customer_of_form(request: HttpRequest) -> Customer:
@@ -153,7 +200,9 @@ def _customer_of_form(request: HttpRequest) -> Customer:
         ) from None
     permissions.require_manage(request.user, customer)
     if not customer.azure_sync_available:
-        raise consent.ConsentRefused(_("The Entra ID sync is not included in this customer's plan."))
+        raise consent.ConsentRefused(
+            _("The Microsoft Entra ID sync is not included in this customer's plan.")
+        )
     return customer
 
 
@@ -163,7 +212,9 @@ def _finish_consent(request: HttpRequest, params: dict[str, str]) -> HttpRespons
     try:
         permissions.require_manage(request.user, customer)
         if not customer.azure_sync_available:
-            raise consent.ConsentRefused(_("The Entra ID sync is not included in this customer's plan."))
+            raise consent.ConsentRefused(
+                _("The Microsoft Entra ID sync is not included in this customer's plan.")
+            )
         verify_tenant_access(verified.tenant_id, fresh_consent=True)
         tenant_name = verified.tenant_name or read_tenant_name(verified.tenant_id)
         connection = connection_connect(
@@ -228,13 +279,13 @@ def _already_connected(request: HttpRequest) -> HttpResponse:
     return redirect("integrations:manage", customer_id=connection.customer_id)
 
 
-def refused_by(request: HttpRequest, exc: consent.ConsentRefused) -> HttpResponse:
+def refused_by(request: HttpRequest, exc: consent.ConsentRefused, *, status: int = 400) -> HttpResponse:
     retry = None
     if exc.retry_customer_id is not None:
         retry = Customer.objects.filter(pk=exc.retry_customer_id).first()
         if retry is not None and not permissions.can_manage(request.user, retry):
             retry = None
-    return refused(request, None, exc.message, title=exc.title, code=exc.code, retry=retry)
+    return refused(request, None, exc.message, status=status, title=exc.title, code=exc.code, retry=retry)
 
 
 def refused(

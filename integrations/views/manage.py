@@ -6,11 +6,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from integrations import permissions
 from integrations.models import AzureConnection
-from integrations.services import runs
+from integrations.services import policies, runs
 from integrations.services.connections import REMOVE_APP_INSTRUCTIONS, connection_disconnect
 from integrations.sync.plan import SkipReason
 from integrations.views import safety
@@ -22,18 +23,23 @@ from portal.activity import services as activity
 def manage(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = customer_for(request, customer_id)
     connection = AzureConnection.objects.filter(customer=customer).first()
-    recent = list(customer.sync_runs.select_related("requested_by")[:10])
+    # Only the current connection's runs; those of earlier connections (another
+    # tenant, or before a disconnect) are listed apart, collapsed.
+    recent = list(connection.runs.select_related("requested_by")[:10]) if connection else []
+    earlier = customer.sync_runs.exclude(connection=connection) if connection else customer.sync_runs.all()
     context = {
         "customer": customer,
         "connection": connection,
         "can_manage": permissions.can_manage(request.user, customer),
         "mappings": connection.mappings.select_related("site").order_by("value") if connection else [],
         "runs": recent,
+        "earlier_runs": list(earlier.order_by("-created_at", "-id")[:10]),
         "last_run": next((r for r in recent if not r.dry_run and not r.is_active), None),
         "active_run": runs.active_run(connection) if connection else None,
         "skip_labels": SkipReason.LABELS,
-        "instructions": REMOVE_APP_INSTRUCTIONS,
+        "instructions": _(REMOVE_APP_INSTRUCTIONS),
         **safety.manage_safety_context(connection),
+        "policy_lines": policies.describe(policies.policy_of(connection)) if connection else [],
     }
     return render(request, "integrations/manage.html", context)
 
@@ -62,11 +68,12 @@ def disconnect(request: HttpRequest, customer_id: int) -> HttpResponse:
         activity.connection_disconnected(connection, actor=request.user)
         messages.success(
             request,
-            f"{customer.name} is disconnected: the portal no longer reads its directory. {instructions}",
+            _("%(customer)s is disconnected: the portal no longer reads its directory. %(instructions)s")
+            % {"customer": customer.name, "instructions": instructions},
         )
         return redirect("integrations:manage", customer_id=customer.pk)
     return render(
         request,
         "integrations/disconnect_confirm.html",
-        {"customer": customer, "connection": connection, "instructions": REMOVE_APP_INSTRUCTIONS},
+        {"customer": customer, "connection": connection, "instructions": _(REMOVE_APP_INSTRUCTIONS)},
     )

@@ -7,14 +7,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from integrations.models import DirectoryUser, MappingAttribute, SyncRun
 from integrations.services import mapping as mapping_service
 from integrations.services import runs
 from integrations.services.mapping import NEW_SITE, MappingChoice, MappingError
-from integrations.sync.preview import summarize_plan
-from integrations.sync.runner import plan_for_connection
 from integrations.views.common import connection_for, customer_for
 from portal import query
 from portal.activity import services as activity
@@ -42,6 +41,7 @@ def mapping_editor(request: HttpRequest, customer_id: int) -> HttpResponse:
     values = mapping_service.attribute_values(connection=connection, attribute=attribute)
     same_attribute = attribute == connection.mapping_attribute
     preview = None
+    matches = mapping_service.exact_site_matches(customer_id=customer.pk, values=[v.value for v in values])
     if request.method == "POST":
         choices = _choices_from(request)
         if request.POST.get("action") == "save":
@@ -55,12 +55,22 @@ def mapping_editor(request: HttpRequest, customer_id: int) -> HttpResponse:
                 return redirect("integrations:mapping", customer_id=customer.pk)
             activity.mapping_changed(connection, before, actor=request.user)
             return _after_save(request, connection, changed)
-        proposed, new_sites = mapping_service.proposed_mapping(connection=connection, choices=choices)
-        plan = plan_for_connection(connection, mapping=proposed, attribute=attribute, new_sites=new_sites)
-        preview = summarize_plan(plan)
-        selected = {value_choice.value: value_choice.target for value_choice in choices}
+        try:
+            preview = mapping_service.mapping_preview(
+                connection=connection, attribute=attribute, choices=choices
+            )
+        except MappingError as exc:
+            messages.error(request, str(exc))
+            return redirect("integrations:mapping", customer_id=customer.pk)
+        selected = {
+            choice.value: matches.get(choice.value, NEW_SITE) if choice.target == NEW_SITE else choice.target
+            for choice in choices
+        }
     else:
         selected = {v.value: (v.site.pk if v.site and same_attribute else UNMAPPED) for v in values}
+        # An unmapped value whose site exists by the same name starts on that site.
+        for value, site_id in matches.items():
+            selected[value] = selected.get(value) or site_id
     reading = runs.active_run(connection)
     context = {
         "customer": customer,
@@ -68,7 +78,12 @@ def mapping_editor(request: HttpRequest, customer_id: int) -> HttpResponse:
         "attribute": attribute,
         "attributes": MappingAttribute.choices,
         "rows": [
-            {"value": v.value, "users": v.user_count, "selected": str(selected.get(v.value, UNMAPPED) or "")}
+            {
+                "value": v.value,
+                "users": v.user_count,
+                "selected": str(selected.get(v.value, UNMAPPED) or ""),
+                "site_exists": v.value in matches,
+            }
             for v in values
         ],
         "sites": customer.sites.order_by("name"),
@@ -106,17 +121,24 @@ def _after_save(request: HttpRequest, connection, changed: bool) -> HttpResponse
     try:
         result = runs.sync_now(connection=connection, requested_by=request.user)
     except runs.SyncNotAllowed as exc:
-        messages.warning(request, f"Mapping saved. {exc}")
+        messages.warning(request, _("Mapping saved. %(problem)s") % {"problem": exc})
         return redirect("integrations:manage", customer_id=connection.customer_id)
     if not changed:
-        messages.info(request, "The mapping was already like this. " + result.message)
+        messages.info(
+            request, _("The mapping was already like this. %(outcome)s") % {"outcome": result.message}
+        )
     elif result.started:
-        messages.success(request, "Mapping saved. " + result.message)
+        messages.success(request, _("Mapping saved. %(outcome)s") % {"outcome": result.message})
+    elif result.run.trigger == SyncRun.Trigger.INITIAL and not result.run.dry_run:
+        # The first mapping itself queued the initial import (R5): that run applies it.
+        messages.success(request, _("Mapping saved. The first import has started; follow it below."))
     else:
         messages.success(
             request,
-            "Mapping saved. A sync is already running; if it began before this change, "
-            "click Sync now when it finishes to apply the new mapping at once.",
+            _(
+                "Mapping saved. A sync was already under way; if it began before this change, "
+                "click Sync now when it finishes to apply the new mapping at once."
+            ),
         )
     if result.run.trigger == SyncRun.Trigger.INITIAL or result.started:
         return redirect("integrations:run", customer_id=connection.customer_id, run_id=result.run.pk)

@@ -1,4 +1,4 @@
-"""The safety net on the portal (section 6.1): approve or reject a held run,
+"""The safety net on the portal (docs/design.md §6.1): approve or reject a held run,
 undo a run (with a confirmation listing what will happen), pause and resume.
 
 Every action is a POST with the CSRF token, for administrators of that

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ERROR_FLAG
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, StreamingHttpResponse
-from django.urls import path
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -47,12 +49,17 @@ class ActivityAdmin(admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [path("export.csv", wrap(self.export_csv), name="activity_activity_csv"), *super().get_urls()]
 
-    def export_csv(self, request: HttpRequest) -> StreamingHttpResponse:
+    def export_csv(self, request: HttpRequest) -> HttpResponse:
         """The changelist's current filters, as CSV (the changelist checks view permission)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        changelist = self.get_changelist_instance(request)
-        rows = changelist.get_queryset(request)
+        try:
+            rows = self.get_changelist_instance(request).get_queryset(request)
+        except IncorrectLookupParameters:
+            # Like the changelist itself: unknown or malformed filters go back with ?e=1.
+            return HttpResponseRedirect(
+                reverse("admin:activity_activity_changelist") + "?" + ERROR_FLAG + "=1"
+            )
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
         response = StreamingHttpResponse(csv_rows(rows), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="activity-{stamp}.csv"'

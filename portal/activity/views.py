@@ -27,7 +27,7 @@ PER_PAGE = 50
 def activity_log(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = customer_for(request, customer_id, manage=True)
     rows, filters = filtered_activities(customer, request.GET)
-    page = Paginator(rows.select_related("actor"), PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(rows.select_related("actor"), PER_PAGE).get_page(filters["page"])
     query = request.GET.copy()
     query.pop("page", None)
     context = {

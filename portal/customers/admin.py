@@ -1,10 +1,11 @@
 """Staff admin for customers, sites, contacts and memberships; the Entra ID
 integration adds its actions and buttons through mixins (`integrations.admin.customers`)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
+from integrations.admin.contacts import ContactPinInline, ContactPolicyAdminMixin
 from integrations.admin.customers import (
     CustomerIntegrationAdminMixin,
     IntegrationHealthFilter,
@@ -40,11 +41,11 @@ class CustomerAdmin(MembershipFormsetAdminMixin, CustomerIntegrationAdminMixin, 
             )
         )
 
-    @admin.display(description="Sites", ordering="_site_count")
+    @admin.display(description=_("Sites"), ordering="_site_count")
     def site_count(self, obj: Customer) -> int:
         return obj._site_count
 
-    @admin.display(description="Contacts", ordering="_contact_count")
+    @admin.display(description=_("Contacts"), ordering="_contact_count")
     def contact_count(self, obj: Customer) -> int:
         return obj._contact_count
 
@@ -60,26 +61,56 @@ class SiteAdmin(SiteIntegrationAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_contact_count=Count("contacts"))
 
-    @admin.display(description="Contacts", ordering="_contact_count")
+    @admin.display(description=_("Contacts"), ordering="_contact_count")
     def contact_count(self, obj: Site) -> int:
         return obj._contact_count
 
 
+MANAGED_FIELD_HELP = _("Managed by Microsoft Entra ID: the next sync overwrites a change made here.")
+MANAGED_CONTACT_NOTE = _(
+    "Managed by Microsoft Entra ID: name, job title, mobile phone and site come from the customer's "
+    "directory and the next sync overwrites changes made here. Change them in Microsoft Entra ID instead."
+)
+
+
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(ContactPolicyAdminMixin, admin.ModelAdmin):
     # Fits 1366 px: the name in one column, the job title on the contact's page.
-    list_display = ["email", "full_name", "customer", "site", "is_shared_mailbox"]
+    list_display = ["email", "full_name", "customer", "site", "is_shared_mailbox", "is_active"]
     list_filter = [
         ("customer", admin.RelatedOnlyFieldListFilter),
         ("site", admin.RelatedOnlyFieldListFilter),
         "is_shared_mailbox",
+        "is_active",
     ]
     search_fields = ["email", "first_name", "last_name", "job_title", "customer__name"]
     list_select_related = ["customer", "site"]
     autocomplete_fields = ["customer", "site"]
-    readonly_fields = ["azure_object_id", "created_at", "updated_at"]
+    readonly_fields = [
+        "azure_object_id",
+        "mailbox_purpose",
+        "directory_divergences",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [ContactPinInline]
     show_full_result_count = False
 
     @admin.display(description=_("Name"), ordering="last_name")
     def full_name(self, contact: Contact) -> str:
-        return f"{contact.first_name} {contact.last_name}".strip()
+        return contact.full_name
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        """On a synced contact every directory field says that the next sync overwrites it (R9)."""
+        form = super().get_form(request, obj, change, **kwargs)
+        if obj is not None and obj.is_directory_managed:
+            for name in Contact.DIRECTORY_FIELDS:
+                if name in form.base_fields:
+                    form.base_fields[name].help_text = MANAGED_FIELD_HELP
+        return form
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        contact = self.get_object(request, object_id)
+        if contact is not None and contact.is_directory_managed and request.method == "GET":
+            messages.warning(request, MANAGED_CONTACT_NOTE)
+        return super().change_view(request, object_id, form_url, extra_context)

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CustomersConfig(AppConfig):
@@ -6,4 +7,4 @@ class CustomersConfig(AppConfig):
 
     name = "portal.customers"
     label = "customers"
-    verbose_name = "Customers"
+    verbose_name = _("Customers")

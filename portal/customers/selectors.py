@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
 
-from portal.customers.models import Customer, Membership, Site
+from portal.customers.models import Contact, Customer, Membership, Site
 
 
 def customers_for_user(*, user: AbstractBaseUser) -> QuerySet[Customer]:
@@ -23,6 +23,14 @@ def site_for_user(*, user: AbstractBaseUser, customer_id: int, site_id: int) -> 
     """One site of a customer the user belongs to, or 404."""
     customer = customer_for_user(user=user, customer_id=customer_id)
     return get_object_or_404(Site.objects.select_related("customer"), pk=site_id, customer=customer)
+
+
+def contact_for_user(*, user: AbstractBaseUser, customer_id: int, contact_id: int) -> Contact:
+    """One contact of a customer the user belongs to, or 404."""
+    customer = customer_for_user(user=user, customer_id=customer_id)
+    return get_object_or_404(
+        Contact.objects.select_related("customer", "site"), pk=contact_id, customer=customer
+    )
 
 
 def sites_with_contact_counts(*, customer: Customer) -> QuerySet[Site]:

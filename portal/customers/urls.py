@@ -9,4 +9,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("customers/<int:customer_id>/", views.customer_detail, name="customer"),
     path("customers/<int:customer_id>/sites/<int:site_id>/", views.site_detail, name="site"),
+    path("customers/<int:customer_id>/contacts/<int:contact_id>/", views.contact_detail, name="contact"),
 ]

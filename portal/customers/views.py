@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
 from portal import query
 from portal.customers import selectors
@@ -21,6 +22,8 @@ class ContactSearch(forms.Form):
 
     q = query.TextParam(limit=200)
     page = query.PageParam()
+    # Inactive contacts (leavers, design.md §6.2) are listed greyed out; this narrows the list.
+    status = query.ChoiceParam(choices=[("active", _("Active")), ("inactive", _("Inactive"))])
 
 
 @login_required
@@ -55,12 +58,27 @@ def site_detail(request: HttpRequest, customer_id: int, site_id: int) -> HttpRes
             | Q(last_name__icontains=search)
             | Q(job_title__icontains=search)
         )
+    if params["status"]:
+        contacts = contacts.filter(is_active=params["status"] == "active")
     page = Paginator(contacts, CONTACTS_PER_PAGE).get_page(params["page"])
     context = {
         "customer": site.customer,
         "site": site,
         "page": page,
         "query": search,
+        "status": params["status"],
         "is_customer_admin": selectors.is_customer_admin(user=request.user, customer=site.customer),
     }
     return render(request, "portal/site_detail.html", context)
+
+
+@login_required
+def contact_detail(request: HttpRequest, customer_id: int, contact_id: int) -> HttpResponse:
+    """One contact, with what the directory sync did to it (its audit rows, when the integration is installed)."""
+    contact = selectors.contact_for_user(user=request.user, customer_id=customer_id, contact_id=contact_id)
+    context = {
+        "customer": contact.customer,
+        "contact": contact,
+        "is_customer_admin": selectors.is_customer_admin(user=request.user, customer=contact.customer),
+    }
+    return render(request, "portal/contact_detail.html", context)

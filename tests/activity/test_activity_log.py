@@ -119,3 +119,15 @@ def test_staff_see_every_customers_log_in_the_admin_read_only(entries):
 def test_staff_without_the_view_permission_cannot_export(entries):
     staff = make_user("intern", is_staff=True)
     assert client_for(staff).get(reverse("admin:activity_activity_csv")).status_code == 403
+
+
+def test_the_admin_export_sends_unknown_filters_back_to_the_changelist(entries):
+    staff = make_user("sam", is_staff=True)
+    staff.groups.add(Group.objects.get(name=STAFF_GROUP))
+
+    response = client_for(staff).get(
+        reverse("admin:activity_activity_csv"), {"contact": "x", "at__gte": "no"}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:activity_activity_changelist") + "?e=1"

@@ -88,7 +88,7 @@ def test_sync_now_reports_customers_that_are_not_connected(superuser, connection
     response = act(logged_in(superuser), "azure_sync_now", connection.customer, other_customer)
 
     assert SyncRun.objects.get().customer == connection.customer
-    assert "Not connected to Entra ID, nothing to sync: Fabrikam." in messages_of(response)
+    assert "Not connected to Microsoft Entra ID, nothing to sync: Fabrikam." in messages_of(response)
 
 
 def test_sync_now_refuses_a_customer_whose_plan_lacks_the_feature(superuser, connection):
@@ -163,7 +163,7 @@ def test_the_disconnect_action_asks_first_then_disconnects(superuser, synced, ot
 
     assert done.status_code == 302
     assert_disconnected(synced)
-    assert messages_of(done)[0].startswith("Disconnected from Entra ID: Contoso.")
+    assert messages_of(done)[0].startswith("Disconnected from Microsoft Entra ID: Contoso.")
     assert REMOVE_APP_INSTRUCTIONS in messages_of(done)[0]
 
 
@@ -271,7 +271,7 @@ def test_a_customer_page_explains_the_plan_instead_of_the_button(superuser, db):
         .content.decode()
     )
 
-    assert "Azure AD sync is not included in the Starter plan" in content
+    assert "Microsoft Entra ID sync is not included in the Starter plan" in content
     assert "/integrations/azure/connect/" not in content
 
 

@@ -127,6 +127,28 @@ class FakeDirectory:
                 records.append(_graph_user(self.users[user_id], props | {"id"}))
         return records
 
+    # -- groups (scope policy): members are user ids or other group ids (nested) ---------------
+    groups: dict[str, set[str]]
+    group_reads: list[str]
+
+    def add_group(self, group_id: str, *members: str) -> str:
+        self.__dict__.setdefault("groups", {})[group_id] = set(members)
+        return group_id
+
+    def iter_group_user_ids(self, group_id: str) -> Iterator[str]:
+        """Users in the group, transitively, like `/groups/{id}/transitiveMembers/microsoft.graph.user`."""
+        self.__dict__.setdefault("group_reads", []).append(group_id)
+        groups = self.__dict__.get("groups", {})
+        seen, pending, users = set(), [group_id], set()
+        while pending:
+            current = pending.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            for member in groups.get(current, ()):
+                (pending.append(member) if member in groups else users.add(member))
+        yield from sorted(users & set(self.users))
+
 
 def _graph_user(user: dict, props: frozenset[str]) -> GraphUser:
     values: dict = {}

@@ -234,7 +234,7 @@ def test_the_run_page_shows_warnings_skips_error_and_its_changes(superuser, hist
 
     assert "MailboxSettings.Read is not granted" in page
     assert "Guest account: 2" in page
-    assert "1m 05s" in page
+    assert "1 min 05 s" in page
     changes_link = f"{reverse('admin:integrations_fieldchange_changelist')}?run__id__exact={history.pk}"
     assert f'href="{changes_link}"' in page
     assert "2 changes in the audit log" in page

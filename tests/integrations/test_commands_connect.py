@@ -111,7 +111,7 @@ def test_azure_disconnect_leaves_other_customers_connected(connection, other_cus
 
 
 def test_azure_disconnect_of_an_unconnected_customer_is_a_clean_error(customer):
-    with pytest.raises(CommandError, match="has no Entra ID connection"):
+    with pytest.raises(CommandError, match="has no Microsoft Entra ID connection"):
         run("azure_disconnect", "Contoso")
 
 

@@ -69,7 +69,7 @@ def test_azure_map_bad_input_is_a_one_line_error(connection, args, message):
 
 
 def test_azure_map_refuses_customers_without_connection(other_customer):
-    with pytest.raises(CommandError, match="has no Entra ID connection"):
+    with pytest.raises(CommandError, match="has no Microsoft Entra ID connection"):
         run("azure_map", "Fabrikam", "--list")
 
 

@@ -63,7 +63,7 @@ def test_needs_attention_offers_to_reconnect(mapped, customer_admin):
 
     page = client_for(customer_admin).get(url("manage", mapped.customer)).content.decode()
 
-    assert "Consent was revoked." in page and "Reconnect to Azure AD" in page
+    assert "Consent was revoked." in page and "Reconnect to Microsoft Entra ID" in page
     assert "Paused until the connection is fixed" in page
 
 
@@ -195,7 +195,7 @@ def test_audit_csv_is_streamed_and_neutralises_formulas(mapped, directory, sync,
 
     assert response.streaming and response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
-    assert rows[0] == ["changed_at", "run", "contact_email", "field", "old_value", "new_value"]
+    assert rows[0] == ["changed_at", "run", "contact_email", "field", "old_value", "new_value", "field_label"]
     assert len(rows) == 4
     title = next(row for row in rows if row[3] == "job_title")
     assert title[5] == '\'=HYPERLINK("http://evil")'

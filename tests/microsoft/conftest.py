@@ -73,8 +73,10 @@ def entra_tokens(rsps) -> TokenEndpoint:
 
 @pytest.fixture
 def connection(customer, site) -> AzureConnection:
+    # These tests change whole directories on purpose: the mass-change brake
+    # (tests/integrations/test_brake.py) is off here.
     connection = AzureConnection.objects.create(
-        customer=customer, tenant_id=TENANT, tenant_name="Contoso Ltd"
+        customer=customer, tenant_id=TENANT, tenant_name="Contoso Ltd", brake_percent=100
     )
     SiteMapping.objects.create(connection=connection, value="Milan HQ", site=site)
     return connection

@@ -3,7 +3,7 @@
 `RELIABILITY_SCALE` multiplies every count (default 1, sized for CI; use
 `RELIABILITY_SCALE=10` for the figures in the README). Each stress test
 appends one JSON line to `test-artifacts/reliability/figures.jsonl` and
-prints it; `bench/reliability_report.py` turns the file into the README table.
+prints it; `bench/reliability_report.py` turns the file into the table of docs/reliability.md.
 """
 
 from __future__ import annotations

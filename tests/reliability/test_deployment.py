@@ -40,7 +40,7 @@ def answer(response):
 out = {{
     "http": answer(Client().get("/accounts/login/", HTTP_HOST="{HOST}")),
     "https": answer(Client().get("/accounts/login/", HTTP_HOST="{HOST}", secure=True)),
-    "redirect": answer(Client().get("/integrations/azure/callback/?code=x", HTTP_HOST="{HOST}", secure=True)),
+    "redirect": answer(Client().get("/integrations/azure/confirm/", HTTP_HOST="{HOST}", secure=True)),
     "csrf": answer(Client(enforce_csrf_checks=True).post("/accounts/login/", {{"username": "a"}}, HTTP_HOST="{HOST}", secure=True)),
     "bad host": answer(Client().get("/accounts/login/", HTTP_HOST="evil.example", secure=True)),
     "probe": answer(Client().get("/healthz", HTTP_HOST="10.0.0.7:8000")),

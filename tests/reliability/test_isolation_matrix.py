@@ -139,6 +139,16 @@ MATRIX = [
     Row("logout", "logout", "post", url("logout"), expect(302, 302, 302, 302, 302, 302)),
     Row("healthz", "healthz", "get", url("healthz"), PUBLIC),
     Row("readyz", "readyz", "get", url("readyz"), PUBLIC),
+    # The language switch (Django's set_language): a cookie for anyone, no data, no database
+    # change; back to the page it was used on (here the login page, where anonymous visitors use it).
+    Row(
+        "language switch",
+        "set_language",
+        "post",
+        url("set_language"),
+        expect(302, 302, 302, 302, 302, 302),
+        data=lambda world: {"language": "it", "next": reverse("login")},
+    ),
     # Enrolment is for staff and customer admins; plain members have no page.
     Row("two_factor", "two_factor", "get", url("two_factor"), expect(200, 404, 200, 200, 200, 302)),
     # -- the customer portal ----------------------------------------------------------
@@ -159,6 +169,20 @@ MATRIX = [
         lambda w: reverse("portal:site", args=[w.a.pk, w.b_site.pk]),
         expect(404, 404, 404, 404, 404, 302),
     ),
+    Row(
+        "contact",
+        "portal:contact",
+        "get",
+        lambda w: reverse("portal:contact", args=[w.a.pk, w.a.contacts.get().pk]),
+        PORTAL,
+    ),
+    Row(
+        "B's contact under A",
+        "portal:contact",
+        "get",
+        lambda w: reverse("portal:contact", args=[w.a.pk, w.b.contacts.get().pk]),
+        expect(404, 404, 404, 404, 404, 302),
+    ),
     # -- the integration's pages ------------------------------------------------------
     Row("connect", "integrations:connect", "post", url("integrations:connect", a_id), MANAGER_POST),
     Row(
@@ -166,7 +190,8 @@ MATRIX = [
         "integrations:callback",
         "get",
         url("integrations:callback"),
-        expect(400, 400, 400, 400, 400, 302),
+        # Anonymous: 401, not a login redirect whose ?next= would carry the sign-in code.
+        expect(400, 400, 400, 400, 400, 401),
     ),
     # Nobody has a sign-in waiting here: nothing to show, and a forged Confirm or Cancel
     # naming customer A is refused (400) or hidden (403/404) before anything is issued.
@@ -229,6 +254,31 @@ MATRIX = [
         url("integrations:mapping", a_id),
         MANAGER_POST,
         data=MAPPING_TO_B,
+    ),
+    Row(
+        "contact pins",
+        "integrations:contact_pins",
+        "get",
+        lambda w: reverse("integrations:contact_pins", args=[w.a.pk, w.a.contacts.first().pk]),
+        MANAGER_GET,
+    ),
+    Row("policies", "integrations:policies", "get", url("integrations:policies", a_id), MANAGER_GET),
+    Row(
+        "policies preview",
+        "integrations:policies",
+        "post",
+        url("integrations:policies", a_id),
+        MANAGER_GET,
+        data=lambda world: {"action": "preview", "leavers": "deactivate", "identity": "email"},
+    ),
+    Row(
+        "policies save",
+        "integrations:policies",
+        "post",
+        url("integrations:policies", a_id),
+        MANAGER_POST,
+        data=lambda world: {"action": "save", "leavers": "deactivate", "identity": "email"},
+        may_change=MANAGERS,
     ),
     Row(
         "run",
@@ -296,6 +346,7 @@ MATRIX = [
     ),
     Row("pause", "integrations:pause", "post", url("integrations:pause", a_id), MANAGER_POST),
     Row("resume", "integrations:resume", "post", url("integrations:resume", a_id), MANAGER_POST),
+    Row("run history", "integrations:runs", "get", url("integrations:runs", a_id), VIEWER),
     Row("audit", "integrations:audit", "get", url("integrations:audit", a_id), VIEWER),
     Row(
         "audit filtered by B's run",

@@ -84,9 +84,10 @@ _HEADERS = """
 import django
 django.setup()
 from django.test import Client
-# A page that needs no collected static files (production serves them from the manifest).
-response = Client().get("/no-such-page/", HTTP_HOST="portal.example.com", secure=True)
-assert response.status_code == 404, response.status_code
+# A response that needs no collected static files (production serves them from the
+# manifest, which this checkout has not built): the language switch's redirect.
+response = Client().get("/i18n/setlang/", HTTP_HOST="portal.example.com", secure=True)
+assert response.status_code == 302, response.status_code
 print("RESULT", "enforced" if response.has_header("Content-Security-Policy") else "-",
       "report-only" if response.has_header("Content-Security-Policy-Report-Only") else "-")
 """

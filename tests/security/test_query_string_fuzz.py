@@ -78,7 +78,7 @@ def world(customer, other_customer, site, contact, customer_member, customer_adm
     )
     ids = {
         "customer_id": customer.pk, "site_id": site.pk, "run_id": run.pk, "id": superuser.pk,
-        "invitation_id": invitation.pk, "action": "resend", "token": "not-a-token",
+        "invitation_id": invitation.pk, "action": "resend", "token": "not-a-token", "contact_id": contact.pk,
     }  # fmt: skip
     return {"clients": clients, "urls": every_url(ids, customer), "users": users}
 

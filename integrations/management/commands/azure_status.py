@@ -10,7 +10,7 @@ from integrations.selectors import connection_statuses
 
 
 class Command(BaseCommand):
-    help = "List Entra ID connections: tenant, connected, last sync, outcome, next sync, health."
+    help = "List Microsoft Entra ID connections: tenant, connected, last sync, outcome, next sync, health."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--json", action="store_true", help="Machine-readable output")
@@ -21,7 +21,7 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps([status.as_dict() for status in statuses], indent=2))
             return
         if not statuses:
-            self.stdout.write("No customer is connected to Entra ID.")
+            self.stdout.write("No customer is connected to Microsoft Entra ID.")
             return
         for status in statuses:
             self.stdout.write(

@@ -29,7 +29,7 @@ class Command(BaseCommand):
         for connection in connections:
             self.stdout.write(f"{connection.customer} ({connection.tenant_name or connection.tenant_id}):")
             refusal = None if options["dry_run"] else sync_refusal(connection)
-            if refusal:  # paused, or a held run waits for a decision (section 6.1)
+            if refusal:  # paused, or a held run waits for a decision (docs/design.md §6.1)
                 self.stdout.write(f"  {refusal}")
                 failed += 1
                 continue

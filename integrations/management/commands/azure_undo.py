@@ -1,4 +1,4 @@
-"""`azure_undo RUN_ID`: undo a finished run now, in this process (section 6.1)."""
+"""`azure_undo RUN_ID`: undo a finished run now, in this process (docs/design.md §6.1)."""
 
 from __future__ import annotations
 

@@ -67,6 +67,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--client-secret", default="", help="default: AZURE_CLIENT_SECRET or the simulator's"
         )
+        parser.add_argument(
+            "--browser-port",
+            type=int,
+            default=None,
+            help="also serve the sign-in and consent pages over plain HTTP on this port (no certificate warning)",
+        )
         parser.add_argument("--verbose", action="store_true", help="log every request")
         sub = parser.add_subparsers(dest="action")
         mutate = sub.add_parser("mutate", help="change a tenant of the running simulator")
@@ -90,6 +96,12 @@ class Command(BaseCommand):
             "--expire-delta", action="store_true", help="invalidate every delta link issued so far"
         )
         group.add_argument("--churn", metavar="UPDATE,ADD,REMOVE", help="bulk random changes, e.g. 100,10,5")
+        group.add_argument(
+            "--set-group",
+            nargs="+",
+            metavar=("GROUP_ID", "MEMBER"),
+            help="replace a group's members (user ids/UPNs or group ids: nested); creates the group",
+        )
         mutate.add_argument("--permanent", action="store_true", help="with --remove-user: hard delete")
         knobs = sub.add_parser("knobs", help="show or change fault-injection knobs")
         knobs.add_argument("--info", type=Path)
@@ -152,6 +164,9 @@ class Command(BaseCommand):
             return {"op": "revoke_consent", "tenant": tenant}
         if options["expire_delta"]:
             return {"op": "expire_delta_links", "tenant": tenant}
+        if options["set_group"]:
+            group, *members = options["set_group"]
+            return {"op": "set_group", "tenant": tenant, "group": group, "members": members}
         try:
             update, add, remove = (int(n) for n in options["churn"].split(","))
         except ValueError:
@@ -226,6 +241,7 @@ class Command(BaseCommand):
                 client_certificate_pem=certificate if certificate and b"CERTIFICATE" in certificate else None,
                 state_file=options["state_file"],
                 verbose=options["verbose"],
+                browser_port=options["browser_port"],
             )
         except (OSError, ValueError, KeyError) as exc:
             raise CommandError(f"cannot start the simulator: {exc}") from None

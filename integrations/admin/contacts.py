@@ -1,0 +1,49 @@
+"""What the policies add to the contact admin (design.md §6.2): pinned fields and
+what the directory says about them."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.html import format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from integrations.policy_selectors import pinned_divergences
+from portal.customers.models import Contact, ContactPin
+
+
+class ContactPinInline(admin.TabularInline):
+    """Fields the sync leaves as they are for this contact."""
+
+    model = ContactPin
+    fields = ["field", "pinned_by", "pinned_at"]
+    readonly_fields = ["pinned_by", "pinned_at"]
+    extra = 0
+    verbose_name = _("pinned field (the sync leaves it)")
+    verbose_name_plural = _("Pinned fields (the sync leaves them and shows the directory's value)")
+
+
+class ContactPolicyAdminMixin:
+    """Pins inline, the divergences read-only, and the active flag in the list."""
+
+    @admin.display(description=_("Directory says"))
+    def directory_divergences(self, contact: Contact) -> str:
+        rows = pinned_divergences([contact]).get(contact.pk, [])
+        if not rows:
+            return "—"
+        return format_html_join(
+            "; ",
+            "{}: “{}” (kept: “{}”)",
+            ((row["label"], row["directory"], row["local"]) for row in rows),
+        )
+
+    def save_formset(self, request, form, formset, change) -> None:
+        """A new pin remembers who set it."""
+        if formset.model is ContactPin:
+            for pin in formset.save(commit=False):
+                if pin.pk is None:
+                    pin.pinned_by = request.user
+                pin.save()
+            for pin in formset.deleted_objects:
+                pin.delete()
+            return
+        super().save_formset(request, form, formset, change)

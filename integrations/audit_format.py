@@ -1,0 +1,70 @@
+"""How audit rows read: human field labels, and a created contact's initial values.
+
+A "created" row stores the values the contact was created with as JSON in
+`new_value` (rows written before that stored only the email, still shown as is).
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.utils.translation import gettext, gettext_lazy
+
+FIELD_LABELS = {
+    "created": gettext_lazy("Created"),
+    "email": gettext_lazy("Email"),
+    "first_name": gettext_lazy("First name"),
+    "last_name": gettext_lazy("Last name"),
+    "job_title": gettext_lazy("Job title"),
+    "mobile_phone": gettext_lazy("Mobile phone"),
+    "site": gettext_lazy("Site"),
+    "mailbox": gettext_lazy("Mailbox"),
+    "is_active": gettext_lazy("Active"),
+    "deleted": gettext_lazy("Deleted by an undo"),
+}
+MAILBOX_LABELS = {
+    "shared": gettext_lazy("Shared mailbox"),
+    "room": gettext_lazy("Room mailbox"),
+    "equipment": gettext_lazy("Equipment mailbox"),
+}
+# Order in which a created contact's values are shown.
+INITIAL_FIELDS = ("email", "first_name", "last_name", "job_title", "mobile_phone", "site", "mailbox")
+
+
+def field_label(field: str) -> str:
+    label = FIELD_LABELS.get(field)
+    return str(label) if label is not None else field.replace("_", " ").capitalize()
+
+
+def initial_values_json(values: dict[str, str]) -> str:
+    """What a "created" row stores: the non-empty initial values, in a stable order."""
+    return json.dumps({key: values[key] for key in INITIAL_FIELDS if values.get(key)}, ensure_ascii=False)
+
+
+def initial_values(new_value: str, *, with_email: bool = True) -> list[tuple[str, str]]:
+    """(label, value) pairs of a created contact; an old row's bare email is one pair.
+
+    Pages that show the contact's email in a column of their own pass `with_email=False`.
+    """
+    try:
+        stored = json.loads(new_value)
+    except ValueError:
+        stored = None
+    if not isinstance(stored, dict):
+        return [(field_label("email"), new_value)] if new_value and with_email else []
+    keys = INITIAL_FIELDS if with_email else INITIAL_FIELDS[1:]
+    return [(field_label(key), _shown(key, stored[key])) for key in keys if stored.get(key)]
+
+
+def _shown(key: str, value: object) -> str:
+    if key == "mailbox":
+        return str(MAILBOX_LABELS.get(str(value), value))
+    return str(value)
+
+
+def initial_values_text(new_value: str) -> str:
+    """One line for the CSV: "Email: a@b.com; First name: Ada; Site: Milan"."""
+    return "; ".join(
+        gettext("%(label)s: %(value)s") % {"label": label, "value": value}
+        for label, value in initial_values(new_value)
+    )
