@@ -1,9 +1,11 @@
 """The benchmark's own databases: created, reset and dropped here, never the
-dev or test ones (their names must start with "bench")."""
+dev or test ones (their names must start with "bench", or a prefix then "_bench":
+`perf_bench`, so that two benchmarks on one server never share a database)."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,6 +13,12 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
+_BENCH_NAME = re.compile(r"^(?:[a-z0-9]+_)?bench[a-z0-9_]*$")
+
+
+def is_bench_name(name: str) -> bool:
+    """Whether `name` may be dropped by a benchmark: `bench…` or `<prefix>_bench…`."""
+    return bool(_BENCH_NAME.match(name))
 
 
 def _migrate(url: str, env: dict[str, str]) -> None:
@@ -32,9 +40,9 @@ class PostgresBench:
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
         self.name = parts.path.lstrip("/")
-        if not self.name.startswith("bench"):
+        if not is_bench_name(self.name):
             raise ValueError(
-                f"refusing to use database {self.name!r}: benchmark databases start with 'bench'"
+                f"refusing to use database {self.name!r}: benchmark databases are named bench… or <prefix>_bench…"
             )
         self.url = url
         self.template = f"{self.name}_template"

@@ -55,6 +55,11 @@ def rows(result: dict[str, Any], vendor: str) -> list[dict[str, Any]]:
                 "floor_with_foreign_keys_seconds": reference.get("floor_with_foreign_keys_seconds")
                 if floor
                 else None,
+                "floor_with_audit_foreign_keys_seconds": reference.get(
+                    "floor_with_audit_foreign_keys_seconds"
+                )
+                if floor
+                else None,
                 "x_floor": _ratio(entry["seconds"], floor),
                 "naive_seconds": naive,
                 "naive_speedup": _ratio(naive, entry["seconds"]),
@@ -124,7 +129,8 @@ def _round_trip_text(trips: dict[str, Any]) -> str:
     return (
         f"  initial import of {trips['users']:,} with {trips['latency_ms']:g} ms per Microsoft request: "
         f"{trips['seconds']:.2f} s for {trips['requests_made']:,} Graph requests "
-        f"(round-trip floor {trips['floor_seconds']:.2f} s, {_fmt(trips['x_floor'], '{:.2f}x')})"
+        f"(round-trip floor {trips['floor_seconds']:.2f} s with $batch requests "
+        f"{trips.get('batch_concurrency', 1)} at a time, {_fmt(trips['x_floor'], '{:.2f}x')})"
     )
 
 
@@ -146,7 +152,7 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     main = result["config"]["users"]
     if pg:
         initial = pg["initial"]
-        check(f"PostgreSQL initial {main:,} vs the COPY floor", initial["x_floor"], 4.0, "{:.2f}x")
+        check(f"PostgreSQL initial {main:,} vs the COPY floor", initial["x_floor"], 3.0, "{:.2f}x")
         check(
             f"PostgreSQL initial {main:,} speed-up over the naive loop",
             initial["naive_speedup"],
@@ -154,8 +160,19 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             "{:.0f}x",
             at_least=True,
         )
-        check(f"PostgreSQL no-change re-sync of {main:,}", pg["no_change"]["seconds"], 1.5, "{:.2f} s")
-        check(f"PostgreSQL 1 % changed re-sync of {main:,}", pg["one_percent"]["seconds"], 2.0, "{:.2f} s")
+        check(f"PostgreSQL no-change re-sync of {main:,}", pg["no_change"]["seconds"], 0.6, "{:.2f} s")
+        check(f"PostgreSQL 1 % changed re-sync of {main:,}", pg["one_percent"]["seconds"], 1.0, "{:.2f} s")
+        trips = backends["postgresql"].get("round_trips")
+        if trips and initial["floor_seconds"] and trips.get("round_trips"):
+            # Issue 20: the round trips Microsoft's latency forces, plus four times what the database needs.
+            check(
+                f"PostgreSQL initial {trips['users']:,} at {trips['latency_ms']:g} ms per request, "
+                f"vs round-trip floor + 4x COPY floor ({trips['floor_seconds']:.1f} + "
+                f"4 x {initial['floor_seconds']:.1f} s)",
+                trips["seconds"],
+                trips["floor_seconds"] + 4 * initial["floor_seconds"],
+                "{:.2f} s",
+            )
         for name, row in pg.items():
             if name.startswith("initial_") and row["users"] > main:
                 factor = row["users"] / main
@@ -168,7 +185,7 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     for backend in backends.values():
         initial = backend["scenarios"]["initial"]
         check(
-            f"{backend['label']} peak RSS of the initial {main:,}", initial["rss_peak_mb"], 300.0, "{:.0f} MB"
+            f"{backend['label']} peak RSS of the initial {main:,}", initial["rss_peak_mb"], 200.0, "{:.0f} MB"
         )
     if pg and "sqlite" in backends:
         for row in rows(result, "sqlite"):
@@ -178,11 +195,12 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     return checks
 
 
-README_START, README_END = "<!-- performance-figures:start -->", "<!-- performance-figures:end -->"
+# The block of docs/performance.md that `sync_benchmark.py --docs` rewrites.
+DOCS_START, DOCS_END = "<!-- sync-benchmark:start -->", "<!-- sync-benchmark:end -->"
 
 
 def markdown(result: dict[str, Any]) -> str:
-    """The figures as the README shows them."""
+    """The figures as docs/performance.md shows them."""
     machine = result["machine"]
     lines = [
         f"Measured {result['generated_at'][:10]} with `{result['command']}` on {machine['cpu']}, "
@@ -196,13 +214,15 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             f"**{backend['label']}** ({database})",
             "",
-            f"| scenario | users | seconds | floor s (+FKs) | × floor | naive s | naive / this{vs} | peak RSS MB |",
+            f"| scenario | users | seconds | floor s (+FKs; +audit FKs) | × floor | naive s | naive / this{vs} | peak RSS MB |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if vs else "") + " ---: |",
         ]
         for row in rows(result, vendor):
             floor = "-"
             if row["floor_seconds"] is not None:
-                floor = f"{row['floor_seconds']:.2f} ({row['floor_with_foreign_keys_seconds']:.2f})"
+                floor = f"{row['floor_seconds']:.2f} ({row['floor_with_foreign_keys_seconds']:.2f}"
+                audit = row.get("floor_with_audit_foreign_keys_seconds")
+                floor += f"; {audit:.2f})" if audit is not None else ")"
             cells = [
                 row["label"],
                 f"{row['users']:,}",
@@ -237,10 +257,16 @@ def markdown(result: dict[str, Any]) -> str:
                 "",
                 f"With {trips['latency_ms']:g} ms added to every Microsoft request ({backend['label']}):",
                 "",
-                "| scenario | users | seconds | Graph requests | round-trip floor s | × floor |",
+                "| scenario | users | seconds | Graph requests (pages + `$batch`) | round-trip floor s "
+                "(`$batch` one at a time) | × floor |",
                 "| --- | ---: | ---: | ---: | ---: | ---: |",
-                f"| initial import | {trips['users']:,} | {trips['seconds']:.2f} | {trips['requests_made']:,} | "
-                f"{trips['floor_seconds']:.2f} | {_fmt(trips['x_floor'], '{:.2f}×')} |",
+                f"| initial import | {trips['users']:,} | {trips['seconds']:.2f} | {trips['requests_made']:,} "
+                f"({trips.get('page_requests', '?')} + {trips.get('batch_requests', '?')}) | "
+                f"{trips['floor_seconds']:.2f} ({trips.get('sequential_floor_seconds', trips['floor_seconds']):.2f}) | "
+                f"{_fmt(trips['x_floor'], '{:.2f}×')} |",
+                "",
+                f"The floor counts the `$batch` requests {trips.get('batch_concurrency', 1)} at a time, "
+                "as the client sends them; the pages are sequential.",
             ]
     lines += ["", "Targets, checked on the figures of this one run:", ""]
     for target in result.get("targets", []):
@@ -249,14 +275,14 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def update_readme(path, result: dict[str, Any]) -> None:
-    """Replace the figures between the README's performance markers."""
+def update_docs(path, result: dict[str, Any]) -> None:
+    """Replace the figures between the benchmark markers of `path` (docs/performance.md)."""
     from pathlib import Path
 
     path = Path(path)
     text = path.read_text(encoding="utf-8")
-    start, end = text.find(README_START), text.find(README_END)
+    start, end = text.find(DOCS_START), text.find(DOCS_END)
     if start < 0 or end < start:
-        raise ValueError(f"{path} has no {README_START} ... {README_END} block")
-    block = f"{README_START}\n{markdown(result)}\n{README_END}"
-    path.write_text(text[:start] + block + text[end + len(README_END) :], encoding="utf-8")
+        raise ValueError(f"{path} has no {DOCS_START} ... {DOCS_END} block")
+    block = f"{DOCS_START}\n{markdown(result)}\n{DOCS_END}"
+    path.write_text(text[:start] + block + text[end + len(DOCS_END) :], encoding="utf-8")

@@ -541,8 +541,17 @@ class FieldChange(models.Model):
 
     # The three keys are indexed by the composite indexes below, which lead with them:
     # single-column indexes would only add to every write of the largest table.
+    # No database foreign-key constraints (design.md §8): an append-only log that
+    # outlives what it describes (a deleted contact's row, kept by undo) needs none,
+    # and their checks were most of the audit's cost in a large import. Django still
+    # applies on_delete (CASCADE, SET_NULL) when the ORM deletes a customer, run or contact.
     run = models.ForeignKey(
-        SyncRun, verbose_name=_("run"), on_delete=models.CASCADE, related_name="changes", db_index=False
+        SyncRun,
+        verbose_name=_("run"),
+        on_delete=models.CASCADE,
+        related_name="changes",
+        db_index=False,
+        db_constraint=False,
     )
     customer = models.ForeignKey(
         Customer,
@@ -550,6 +559,7 @@ class FieldChange(models.Model):
         on_delete=models.CASCADE,
         related_name="field_changes",
         db_index=False,
+        db_constraint=False,
     )
     contact = models.ForeignKey(
         Contact,
@@ -559,6 +569,7 @@ class FieldChange(models.Model):
         blank=True,
         related_name="field_changes",
         db_index=False,
+        db_constraint=False,
     )
     contact_email = models.CharField(_("contact email"), max_length=254)
     field = models.CharField(_("field"), max_length=20)

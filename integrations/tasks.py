@@ -6,7 +6,7 @@ import logging
 
 from integrations.models import SyncRun
 from integrations.services import runs, undo
-from integrations.services.scheduling import due_connections
+from integrations.services.scheduling import due_connections, queue_scheduled_runs
 from integrations.sync.runner import run_sync
 
 logger = logging.getLogger(__name__)
@@ -30,12 +30,7 @@ def execute_run(run_id: int) -> str:
 def dispatch_due_syncs() -> int:
     """The scheduler's job: queue a run for every connection whose next sync is due."""
     runs.reap_abandoned_runs()
-    started = 0
-    for connection in due_connections():
-        try:
-            started += runs.run_enqueue(connection=connection, trigger=SyncRun.Trigger.SCHEDULED).started
-        except runs.SyncNotAllowed:  # paused or held since it was found due
-            continue
+    started = len(queue_scheduled_runs(due_connections(), runs._hand_to_worker))
     if started:
         logger.info("Queued %d scheduled sync(s)", started)
     return started

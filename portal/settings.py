@@ -289,7 +289,8 @@ AZURE_BRAKE_MINIMUM = env.int("AZURE_BRAKE_MINIMUM", default=50)
 # --- Background work (django-q2) -------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 Q_CLUSTER = {
-    "name": "portal",
+    # Its own name keeps two clusters sharing one Redis apart (queues are keyed by it).
+    "name": env.str("Q_CLUSTER_NAME", default="portal"),
     "workers": env.int("Q_WORKERS", default=2),
     # A sync of a very large tenant may take minutes; retry must exceed timeout
     # so a slow task is never picked up twice. Our own SyncRun/lease tables own

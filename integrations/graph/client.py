@@ -8,8 +8,10 @@ JSON never travels inward.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
@@ -36,6 +38,7 @@ from integrations.graph.http import (
     json_or_none,
     origin,
     retry_after_seconds,
+    shared_session,
     short_message,
 )
 from integrations.graph.models import SELECT, USER_PROPERTIES, AccessToken, GraphUser, UserPage
@@ -44,6 +47,10 @@ logger = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 999
 BATCH_LIMIT = 20  # Graph's maximum number of requests in one $batch
+# `$batch` requests in flight at once, per client. Mailbox settings are served by
+# Exchange, whose documented per-app concurrency limit is 4 requests: never more.
+# Reference: https://learn.microsoft.com/en-us/graph/throttling-limits#outlook-service-limits
+BATCH_CONCURRENCY = 4
 TOKEN_MIN_TTL = 300.0  # seconds; a page can take a while, never start one on a dying token
 _RETRYABLE_SUB_STATUSES = frozenset({429, 503, 504})
 
@@ -65,14 +72,23 @@ class GraphClient:
         token_getter: TokenGetter | None = None,
         sleep: Callable[[float], None] = time.sleep,
         max_attempts: int = 6,
+        batch_concurrency: int = BATCH_CONCURRENCY,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        if batch_concurrency < 1:
+            raise ValueError("batch_concurrency must be at least 1")
         self.tenant_id = tenant_id
-        self._session = session or build_session()
+        self._session = session or shared_session()
         self._token_getter: TokenGetter = token_getter or tokens.get_app_token
         self._sleep = sleep
         self._max_attempts = max_attempts
+        self._batch_concurrency = batch_concurrency
+        # Bounds the `$batch` requests in flight across every thread using this client
+        # (the run's classification may call in from more than one).
+        self._batch_slots = threading.BoundedSemaphore(batch_concurrency)
+        # Guards the request count and the token: `$batch` requests run in worker threads.
+        self._lock = threading.RLock()
         self._token: AccessToken | None = None
         # Graph HTTP requests sent (retries included); read by the run that owns the client.
         self.requests_made = 0
@@ -162,9 +178,24 @@ class GraphClient:
                 status=403,
             )
         unique = list(dict.fromkeys(object_ids))
+        groups = [unique[start : start + BATCH_LIMIT] for start in range(0, len(unique), BATCH_LIMIT)]
         purposes: dict[str, str] = {}
-        for start in range(0, len(unique), BATCH_LIMIT):
-            purposes.update(self._purpose_batch(unique[start : start + BATCH_LIMIT]))
+        if len(groups) <= 1 or self._batch_concurrency == 1:
+            for group in groups:
+                purposes.update(self._purpose_batch(group))
+            return purposes
+        # Round trips, not CPU, bound classification: up to BATCH_CONCURRENCY `$batch`
+        # requests at once, each retrying its own throttled items after their Retry-After.
+        pool = ThreadPoolExecutor(
+            max_workers=min(self._batch_concurrency, len(groups)), thread_name_prefix="graph-batch"
+        )
+        try:
+            futures = [pool.submit(self._purpose_batch, group) for group in groups]
+            for future in futures:  # in order: the first failure is the one raised
+                purposes.update(future.result())
+        finally:
+            # On a failure the batches not started yet are dropped; the ones in flight finish.
+            pool.shutdown(wait=True, cancel_futures=True)
         return purposes
 
     # -- paging -------------------------------------------------------------------------
@@ -230,12 +261,13 @@ class GraphClient:
                 for rid, oid in pending.items()
             ]
             # Reference: https://learn.microsoft.com/en-us/graph/json-batching
-            body = self._call(
-                "POST",
-                f"{self._base}/$batch",
-                json={"requests": sub_requests},
-                forbidden=PermissionDeniedError,
-            )
+            with self._batch_slots:
+                body = self._call(
+                    "POST",
+                    f"{self._base}/$batch",
+                    json={"requests": sub_requests},
+                    forbidden=PermissionDeniedError,
+                )
             throttled, waits = self._read_purposes(body, pending, purposes)
             pending = throttled
             if pending:
@@ -313,7 +345,8 @@ class GraphClient:
         refreshed = False
         while True:
             token = self._current_token()
-            self.requests_made += 1
+            with self._lock:
+                self.requests_made += 1
             try:
                 response = self._session.request(
                     method,
@@ -342,7 +375,9 @@ class GraphClient:
             if status == 401 and not refreshed:
                 # Reference: https://learn.microsoft.com/en-us/graph/resolve-auth-errors
                 refreshed = True
-                self._set_token(self._token_getter(self.tenant_id, force_refresh=True))
+                with self._lock:
+                    if self._token is token:  # not already refreshed by another thread
+                        self._set_token(self._token_getter(self.tenant_id, force_refresh=True))
                 continue
             if status == 401:
                 # Authorization_IdentityNotFound: the app's service principal was deleted from the tenant.
@@ -368,10 +403,11 @@ class GraphClient:
         self._sleep(seconds)
 
     def _current_token(self) -> AccessToken:
-        token = self._token
-        if token is None or token.expires_at - time.time() < TOKEN_MIN_TTL:
-            token = self._set_token(self._token_getter(self.tenant_id))
-        return token
+        with self._lock:
+            token = self._token
+            if token is None or token.expires_at - time.time() < TOKEN_MIN_TTL:
+                token = self._set_token(self._token_getter(self.tenant_id))
+            return token
 
     def _set_token(self, token: AccessToken) -> AccessToken:
         """Keep a newly obtained token, once it proves the app still holds a permission that reads users."""
@@ -381,6 +417,16 @@ class GraphClient:
 
 
 # -- parsing ---------------------------------------------------------------------------
+# Parsing runs once per user per page (100,000 times in a large import): the property
+# table is walked once here, not per record, and the `present` sets are shared.
+_STRING_PROPERTIES = tuple(
+    (prop, attribute)
+    for prop, attribute in USER_PROPERTIES.items()
+    if prop not in {"id", "accountEnabled", "assignedLicenses"}
+)
+_PRESENT: dict[tuple[str, ...], frozenset[str]] = {}  # at most 2**12 keys: subsets in a fixed order
+
+
 def parse_user(raw: object) -> GraphUser | str:
     """A GraphUser, or why the record is unusable. `present` names the properties sent."""
     if not isinstance(raw, dict):
@@ -389,26 +435,27 @@ def parse_user(raw: object) -> GraphUser | str:
     if not isinstance(object_id, str) or not object_id.strip():
         return "no string id"
     values: dict[str, Any] = {}
-    for prop, attribute in USER_PROPERTIES.items():
-        if prop == "id" or prop not in raw:
-            continue
-        value = raw[prop]
-        if prop == "assignedLicenses":
-            if value is not None and not isinstance(value, list):
-                return f"user {object_id}: {prop} is not a list"
-            value = None if value is None else len(value) > 0
-        elif prop == "accountEnabled":
-            if value is not None and not isinstance(value, bool):
-                return f"user {object_id}: {prop} is not a boolean"
-        elif value is not None and not isinstance(value, str):
-            return f"user {object_id}: {prop} is not a string"
-        values[attribute] = value
-    return GraphUser(
-        object_id=object_id,
-        present=frozenset({"object_id", *values}),
-        removed="@removed" in raw,
-        **values,
-    )
+    for prop, attribute in _STRING_PROPERTIES:
+        if prop in raw:
+            value = raw[prop]
+            if value is not None and not isinstance(value, str):
+                return f"user {object_id}: {prop} is not a string"
+            values[attribute] = value
+    if "accountEnabled" in raw:
+        value = raw["accountEnabled"]
+        if value is not None and not isinstance(value, bool):
+            return f"user {object_id}: accountEnabled is not a boolean"
+        values["account_enabled"] = value
+    if "assignedLicenses" in raw:
+        value = raw["assignedLicenses"]
+        if value is not None and not isinstance(value, list):
+            return f"user {object_id}: assignedLicenses is not a list"
+        values["has_license"] = None if value is None else len(value) > 0
+    key = tuple(values)
+    present = _PRESENT.get(key)
+    if present is None:
+        present = _PRESENT.setdefault(key, frozenset({"object_id", *values}))
+    return GraphUser(object_id=object_id, present=present, removed="@removed" in raw, **values)
 
 
 def _client_error(

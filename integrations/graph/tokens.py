@@ -35,7 +35,7 @@ from integrations.graph.errors import (
     TransientError,
     token_error_meaning,
 )
-from integrations.graph.http import build_session
+from integrations.graph.http import shared_session
 from integrations.graph.models import AccessToken
 from portal.log_redaction import redact
 
@@ -225,7 +225,7 @@ def _build_app(
             client_credential=credential,
             authority=authority,
             instance_discovery=False,
-            http_client=build_session(),
+            http_client=shared_session(),
             http_cache=http_cache,
             token_cache=token_cache,
         )

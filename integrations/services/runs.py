@@ -152,7 +152,15 @@ def _holds_lease(run: SyncRun) -> bool:
     return is_leased(connection) and lease_run_id(connection) in (None, run.pk)
 
 
-def _hand_to_worker(run: SyncRun) -> None:
+def _hand_to_worker(run: SyncRun, *, broker: object | None = None) -> None:
+    """Queue the run's task; pass one `broker` when handing over many (django-q2 opens a
+    new broker, with the Redis broker a new connection, for each task otherwise)."""
     from django_q.tasks import async_task
 
-    async_task("integrations.tasks.execute_run", run.pk, task_name=f"sync-run-{run.pk}", group="azure-sync")
+    async_task(
+        "integrations.tasks.execute_run",
+        run.pk,
+        task_name=f"sync-run-{run.pk}",
+        group="azure-sync",
+        broker=broker,
+    )

@@ -24,11 +24,16 @@ T = TypeVar("T")
 _DONE = object()
 
 
-def read_ahead(client: object, pages: Iterable[T]) -> Iterator[T]:
-    """`pages` of `client`, fetched one page ahead when the client is the Graph client."""
+def overlaps_network(client: object) -> bool:
+    """Whether `client`'s reads may run in other threads: only the Graph client's (network only)."""
     from integrations.graph.client import GraphClient
 
-    return prefetched(pages) if isinstance(client, GraphClient) else iter(pages)
+    return isinstance(client, GraphClient)
+
+
+def read_ahead(client: object, pages: Iterable[T]) -> Iterator[T]:
+    """`pages` of `client`, fetched one page ahead when the client is the Graph client."""
+    return prefetched(pages) if overlaps_network(client) else iter(pages)
 
 
 class _Failure:

@@ -24,11 +24,11 @@ from integrations.graph.models import UserPage
 from integrations.models import AzureConnection, SyncRun
 from integrations.sync import brake, loaders, outcome
 from integrations.sync.apply import apply_plan
-from integrations.sync.classify import classify_disabled_users
+from integrations.sync.classify import EarlyClassifier, classify_disabled_users
 from integrations.sync.heartbeat import Heartbeat
 from integrations.sync.lease import Lease, LeaseLost, holder_run_id
 from integrations.sync.mirror import mark_unseen_removed, write_page
-from integrations.sync.pipeline import read_ahead
+from integrations.sync.pipeline import overlaps_network, read_ahead
 from integrations.sync.plan import SyncPlan, build_plan
 from integrations.sync.policy_summary import has_effect, policy_summary
 from integrations.sync.preview import summarize_plan
@@ -157,13 +157,23 @@ def _execute(
     warnings: list[str] = []
 
     if run.approves_id is None:  # an approval re-plans the mirror its held run already read
-        run.phase = "fetching"
-        run.save_fields("phase")
-        _fetch(connection, run, lease, client, notes)
+        # Disabled accounts are classified page by page while the fetch goes on (Graph client only).
+        early = (
+            EarlyClassifier(connection, client.get_mailbox_purposes, on_chunk=lease.renew)
+            if overlaps_network(client)
+            else None
+        )
+        try:
+            run.phase = "fetching"
+            run.save_fields("phase")
+            _fetch(connection, run, lease, client, notes, early)
 
-        run.phase = "classifying"
-        run.save_fields("phase")
-        warnings = _classify(connection, run, lease, client)
+            run.phase = "classifying"
+            run.save_fields("phase")
+            warnings = _classify(connection, run, lease, client, early)
+        finally:
+            if early is not None:
+                early.close()
         _read_scope(connection, run, lease, client)
 
     run.phase = "planning"
@@ -208,7 +218,12 @@ def _read_scope(connection: AzureConnection, run: SyncRun, lease: Lease, client:
 
 
 def _fetch(
-    connection: AzureConnection, run: SyncRun, lease: Lease, client: DirectoryClient, notes: list[str]
+    connection: AzureConnection,
+    run: SyncRun,
+    lease: Lease,
+    client: DirectoryClient,
+    notes: list[str],
+    early: EarlyClassifier | None = None,
 ) -> None:
     """Read directory changes into the mirror; fall back to a full pass if the delta link expired.
 
@@ -221,7 +236,7 @@ def _fetch(
     try:
         while True:
             try:
-                _read_pages(connection, run, lease, client, delta_link, notes)
+                _read_pages(connection, run, lease, client, delta_link, notes, early)
             except DeltaExpiredError:
                 if delta_link is None:
                     raise
@@ -248,9 +263,17 @@ def _fetch(
         _count_requests(run, client, connection)
 
 
-def _classify(connection: AzureConnection, run: SyncRun, lease: Lease, client: DirectoryClient) -> list[str]:
+def _classify(
+    connection: AzureConnection,
+    run: SyncRun,
+    lease: Lease,
+    client: DirectoryClient,
+    early: EarlyClassifier | None = None,
+) -> list[str]:
     try:
-        return classify_disabled_users(connection, client.get_mailbox_purposes, on_chunk=lease.renew)
+        return classify_disabled_users(
+            connection, client.get_mailbox_purposes, on_chunk=lease.renew, early=early
+        )
     finally:
         _count_requests(run, client, connection)
 
@@ -278,6 +301,7 @@ def _read_pages(
     client: DirectoryClient,
     delta_link: str | None,
     notes: list[str],
+    early: EarlyClassifier | None = None,
 ) -> None:
     full_pass = delta_link is None
     pass_started_at = timezone.now()
@@ -295,6 +319,8 @@ def _read_pages(
         run.fetched += result.received
         run.progress_done += result.received
         run.save_fields("fetched", "progress_done", "progress_total", "full_pass")
+        if early is not None:
+            early.page_written(page.users)
         if page.delta_link:
             final_link = page.delta_link
     if final_link is None:
