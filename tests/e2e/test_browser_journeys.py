@@ -145,6 +145,20 @@ def test_a_customer_admin_imports_from_azure_ad_and_reviews_the_result(
     page.wait_for_selector("select[name=target-0]", timeout=TIMEOUT_MS)  # after the directory read
     connection = AzureConnection.objects.get(customer=contoso)
     assert connection.tenant_id == CONTOSO
+    mapping_url = page.url
+
+    # Back to Microsoft's consent page and Accept again: the same flow, already completed.
+    page.go_back()
+    page.wait_for_url(re.compile(r"/adminconsent"))
+    page.click('button[data-action="accept"]')
+    page.wait_for_url(re.compile(r"/integrations/azure/customers/\d+/$"))
+    assert "already connected" in page.inner_text("main")
+    assert "does not belong to your session" not in page.content()
+    shot(page, "second-accept-already-connected", docs=True)
+    assert AzureConnection.objects.filter(customer=contoso).count() == 1
+    page.goto(mapping_url)
+    page.wait_for_selector("select[name=target-0]", timeout=TIMEOUT_MS)
+
     rows = page.locator("input[name^=value-]").count()
     assert rows > 1
     for index in range(rows):
