@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -99,7 +99,7 @@ def connection_connect(
     customer: Customer,
     tenant_id: str,
     tenant_name: str = "",
-    connected_by: AbstractBaseUser | None = None,
+    connected_by: User | None = None,
     attribute: str = MappingAttribute.OFFICE,
 ) -> AzureConnection:
     """Save (or renew, after a reconsent) the customer's connection to a verified tenant."""

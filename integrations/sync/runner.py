@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -62,7 +62,7 @@ def run_sync(
     *,
     trigger: str,
     dry_run: bool = False,
-    acting_user: AbstractBaseUser | None = None,
+    acting_user: User | None = None,
     run: SyncRun | None = None,
     client_factory: Callable[[str], DirectoryClient] | None = None,
 ) -> SyncRun:
