@@ -157,11 +157,7 @@ def connection_disconnect(*, connection: AzureConnection) -> str:
     """
     tenant_id = connection.tenant_id
     with transaction.atomic():
-        SyncRun.objects.filter(connection=connection, status=SyncRun.Status.QUEUED).update(
-            status=SyncRun.Status.CANCELLED,
-            finished_at=timezone.now(),
-            error=gettext_noop("Cancelled: the connection was disconnected."),
-        )
+        SyncRun.cancel_queued(connection, gettext_noop("Cancelled: the connection was disconnected."))
         connection.delete()
     tokens.forget_tenant(tenant_id)
     logger.info("Disconnected tenant %s from customer %s", tenant_id, connection.customer_id)

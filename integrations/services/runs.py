@@ -134,9 +134,7 @@ def reap_abandoned_runs(*, connection: AzureConnection | None = None) -> int:
             reason = gettext_noop("The connection was disconnected.")
         else:
             continue
-        reaped += SyncRun.objects.filter(pk=run.pk, status=run.status).update(
-            status=SyncRun.Status.FAILED, finished_at=now, error=reason, error_kind="abandoned"
-        )
+        reaped += run.abandon(reason)
     return reaped
 
 
