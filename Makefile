@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make run            create .venv, migrate, load demo data, serve http://$(HOST):$(PORT)/"
-	@echo "make test           ruff, hadolint, migrations check and pytest (DATABASE_URL if set, else SQLite)"
+	@echo "make test           ruff, mypy, hadolint, migrations check and pytest (DATABASE_URL if set, else SQLite)"
 	@echo "make test-postgres  make test against PostgreSQL (POSTGRES_URL=$(POSTGRES_URL))"
 	@echo "make test-sqlite    make test against SQLite"
 	@echo "make venv           create .venv and install requirements-dev.txt"
@@ -39,6 +39,7 @@ run: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run

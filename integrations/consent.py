@@ -153,7 +153,7 @@ def same_secret(expected: object, given: object) -> bool:
     )
 
 
-def finish_signin(session: SessionBase, params: dict[str, str], *, user_id: int) -> dict[str, Any]:
+def finish_signin(session: SessionBase, params: dict[str, str], *, user_id: int | None) -> dict[str, Any]:
     """Redeem the sign-in, prove the administrator, and keep what the confirmation shows."""
     pending = session.pop(SIGNIN_KEY)  # leg_of matched its state: single use from here
     customer_id = int(pending["customer_id"])
@@ -302,7 +302,7 @@ def cancel(session: SessionBase, form: dict[str, str], *, user_id: int) -> int:
     return int(_take_confirmation(session, form, user_id=user_id)["customer_id"])
 
 
-def check_consent(session: SessionBase, params: dict[str, str], *, user_id: int) -> VerifiedConsent:
+def check_consent(session: SessionBase, params: dict[str, str], *, user_id: int | None) -> VerifiedConsent:
     """Check the admin-consent redirect whose state leg_of matched; the state is spent."""
     pending = session.pop(CONSENT_KEY)
     customer_id = int(pending["customer_id"])
@@ -341,7 +341,7 @@ def forget_done(session: SessionBase) -> None:
     session.pop(DONE_KEY, None)
 
 
-def completed(session: SessionBase, *, user_id: int) -> dict[str, Any] | None:
+def completed(session: SessionBase, *, user_id: int | None) -> dict[str, Any] | None:
     """The flow this session completed a moment ago (a repeated Accept lands here)."""
     done = session.get(DONE_KEY)
     return done if isinstance(done, dict) and done.get("user_id") == user_id else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils import timezone
@@ -18,6 +19,9 @@ from django.utils.translation import gettext_lazy
 
 from integrations.models import AzureConnection, Health, PauseReason, SyncRun
 from integrations.sync.outcome import sync_interval
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 @dataclass
@@ -45,7 +49,7 @@ class ConnectionHealth:
 @dataclass(frozen=True)
 class Category:
     key: str
-    label: str
+    label: StrOrPromise
     applies: Callable[[ConnectionHealth, datetime], bool]
     fix: Callable[[ConnectionHealth], str] = field(default=lambda row: "")
 

@@ -494,6 +494,29 @@ class SyncRun(models.Model):
             self.refresh_from_db()
         return bool(claimed)
 
+    def abandon(self, reason: str) -> bool:
+        """queued or running → failed, because no live worker will finish it (the reaper's verdict);
+        False if the run moved on meanwhile (a worker claimed or finished it)."""
+        now = timezone.now()
+        abandoned = SyncRun.objects.filter(pk=self.pk, status=self.status).update(
+            status=self.Status.FAILED, finished_at=now, error=reason, error_kind="abandoned"
+        )
+        if abandoned:
+            self.status, self.finished_at, self.error, self.error_kind = (
+                self.Status.FAILED,
+                now,
+                reason,
+                "abandoned",
+            )
+        return bool(abandoned)
+
+    @classmethod
+    def cancel_queued(cls, connection: AzureConnection, reason: str) -> int:
+        """queued → cancelled for every waiting run of `connection` (a disconnect, R14)."""
+        return cls.objects.filter(connection=connection, status=cls.Status.QUEUED).update(
+            status=cls.Status.CANCELLED, finished_at=timezone.now(), error=reason
+        )
+
     def skip_if_queued(self, reason: str) -> bool:
         """queued → skipped (another run held the connection); False if a worker already took it."""
         skipped = SyncRun.objects.filter(pk=self.pk, status=self.Status.QUEUED).update(

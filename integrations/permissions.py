@@ -8,27 +8,27 @@ not manage it.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
 
 from portal.customers.models import Customer, Membership
+from portal.users import RequestUser
 
 PERMISSION = "integrations.manage_azure"
 
 
-def is_integration_staff(user: AbstractBaseUser) -> bool:
+def is_integration_staff(user: RequestUser) -> bool:
     return bool(user.is_active and user.is_staff and (user.is_superuser or user.has_perm(PERMISSION)))
 
 
-def can_view(user: AbstractBaseUser, customer: Customer) -> bool:
+def can_view(user: RequestUser, customer: Customer) -> bool:
     if not user.is_authenticated:
         return False
     return is_integration_staff(user) or Membership.objects.filter(user=user, customer=customer).exists()
 
 
-def can_manage(user: AbstractBaseUser, customer: Customer) -> bool:
+def can_manage(user: RequestUser, customer: Customer) -> bool:
     if not user.is_authenticated:
         return False
     if is_integration_staff(user):
@@ -36,7 +36,7 @@ def can_manage(user: AbstractBaseUser, customer: Customer) -> bool:
     return Membership.objects.filter(user=user, customer=customer, role=Membership.Role.ADMIN).exists()
 
 
-def require_manage(user: AbstractBaseUser, customer: Customer) -> None:
+def require_manage(user: RequestUser, customer: Customer) -> None:
     """404 for strangers (no existence leak), 403 for members and staff without the permission."""
     if can_manage(user, customer):
         return
@@ -47,7 +47,7 @@ def require_manage(user: AbstractBaseUser, customer: Customer) -> None:
     raise Http404(_("No such customer."))
 
 
-def require_view(user: AbstractBaseUser, customer: Customer) -> None:
+def require_view(user: RequestUser, customer: Customer) -> None:
     if not can_view(user, customer):
         if user.is_authenticated and user.is_staff:
             raise PermissionDenied(_("You do not have the Microsoft Entra ID integration permission."))

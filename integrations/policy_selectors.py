@@ -33,7 +33,7 @@ def pinned_divergences(contacts: Iterable[Contact]) -> dict[int, list[dict[str, 
         c.customer_id: c
         for c in AzureConnection.objects.filter(customer_id__in=customers).prefetch_related("mappings__site")
     }
-    users = {
+    users: dict[tuple[int, str | None], DirectoryUser] = {
         (user.connection_id, user.object_id): user
         for user in DirectoryUser.objects.filter(
             connection__in=connections.values(),
@@ -46,7 +46,7 @@ def pinned_divergences(contacts: Iterable[Contact]) -> dict[int, list[dict[str, 
         contact = linked[contact_id]
         connection = connections.get(contact.customer_id)
         user = users.get((connection.pk, contact.azure_object_id)) if connection else None
-        if user is None:
+        if connection is None or user is None:
             continue
         for field in sorted(fields):
             local, directory = _values(contact, user, connection, field)
@@ -68,5 +68,5 @@ def _values(
     if field == SITE_FIELD:
         raw = getattr(user, MIRROR_ATTRIBUTE[connection.mapping_attribute])
         sites = {m.value_key: m.site.name for m in connection.mappings.all()}
-        return (contact.site.name if contact.site_id else ""), sites.get(value_key(raw), "")
+        return (contact.site.name if contact.site else ""), sites.get(value_key(raw), "")
     return getattr(contact, field), getattr(user, SYNCED_FIELDS[field])

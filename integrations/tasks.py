@@ -17,13 +17,14 @@ def execute_run(run_id: int) -> str:
     run = SyncRun.objects.select_related("connection").filter(pk=run_id).first()
     if run is None or run.status != SyncRun.Status.QUEUED:
         return f"run {run_id}: nothing to do"
-    if run.connection is None:
+    connection = run.connection
+    if connection is None:
         run.cancel("Cancelled: the connection was disconnected.")
         return f"run {run_id}: cancelled"
     if run.trigger == SyncRun.Trigger.UNDO:
         run = undo.execute_undo(run)
         return f"run {run_id}: {run.status}"
-    run = run_sync(run.connection, trigger=run.trigger, run=run)
+    run = run_sync(connection, trigger=run.trigger, run=run)
     return f"run {run_id}: {run.status}"
 
 

@@ -28,7 +28,7 @@ class TextParam(forms.CharField):
         super().__init__(required=False, **kwargs)
 
     def to_python(self, value: Any) -> str:
-        return super().to_python(value)[: self.limit]
+        return (super().to_python(value) or "")[: self.limit]
 
 
 class IdParam(forms.IntegerField):

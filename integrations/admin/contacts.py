@@ -3,12 +3,15 @@ what the directory says about them."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from integrations.policy_selectors import pinned_divergences
 from portal.customers.models import Contact, ContactPin
+from portal.users import signed_in_user
 
 
 class ContactPinInline(admin.TabularInline):
@@ -22,7 +25,14 @@ class ContactPinInline(admin.TabularInline):
     verbose_name_plural = _("Pinned fields (the sync leaves them and shows the directory's value)")
 
 
-class ContactPolicyAdminMixin:
+if TYPE_CHECKING:
+    # The mixin only ever extends the Contact ModelAdmin: type it as one.
+    _ContactModelAdmin = admin.ModelAdmin[Contact]
+else:
+    _ContactModelAdmin = object
+
+
+class ContactPolicyAdminMixin(_ContactModelAdmin):
     """Pins inline, the divergences read-only, and the active flag in the list."""
 
     @admin.display(description=_("Directory says"))
@@ -41,7 +51,7 @@ class ContactPolicyAdminMixin:
         if formset.model is ContactPin:
             for pin in formset.save(commit=False):
                 if pin.pk is None:
-                    pin.pinned_by = request.user
+                    pin.pinned_by = signed_in_user(request)
                 pin.save()
             for pin in formset.deleted_objects:
                 pin.delete()

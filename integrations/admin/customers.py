@@ -3,6 +3,8 @@ buttons and the custom admin views behind them (`get_urls` + `admin_view`)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.db import models
@@ -18,7 +20,7 @@ from integrations.admin.base import IntegrationPermissionMixin, connection_of, r
 from integrations.health_selectors import stale_before
 from integrations.models import Health
 from integrations.permissions import is_integration_staff
-from portal.customers.models import Customer
+from portal.customers.models import Customer, Site
 
 
 def _tools_context(request: HttpRequest, customer: Customer) -> dict:
@@ -58,7 +60,15 @@ class IntegrationHealthFilter(admin.SimpleListFilter):
         return queryset
 
 
-class CustomerIntegrationAdminMixin(IntegrationPermissionMixin):
+if TYPE_CHECKING:
+    # The mixins below only ever extend a ModelAdmin: type them as one.
+    _ModelAdmin = admin.ModelAdmin[Customer]
+    _SiteModelAdmin = admin.ModelAdmin[Site]
+else:
+    _ModelAdmin = _SiteModelAdmin = object
+
+
+class CustomerIntegrationAdminMixin(IntegrationPermissionMixin, _ModelAdmin):
     """Import from Azure AD, Sync now and Disconnect for customers (actions and buttons)."""
 
     # -- changelist columns (the queryset selects `azure_connection`) ------------
@@ -215,7 +225,7 @@ class CustomerIntegrationAdminMixin(IntegrationPermissionMixin):
         )
 
 
-class SiteIntegrationAdminMixin:
+class SiteIntegrationAdminMixin(_SiteModelAdmin):
     """The Import from Azure AD button on a site's page (the import is per customer)."""
 
     change_form_template = "admin/customers/site/change_form.html"

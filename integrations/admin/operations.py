@@ -11,27 +11,30 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
 from integrations.admin.base import connection_of, require_integration_staff, run_link
+from integrations.models import SyncRun
 from integrations.services.connections import REMOVE_APP_INSTRUCTIONS, connection_disconnect
 from integrations.services.runs import sync_now
 from portal.activity import services as activity
 from portal.customers.models import Customer
+from portal.users import signed_in_user
 
 
 def _names(customers: Iterable[Customer]) -> str:
     return ", ".join(customer.name for customer in customers)
 
 
-def _with_runs(pairs: Sequence[tuple[Customer, object]]):
+def _with_runs(pairs: Sequence[tuple[Customer, SyncRun]]) -> SafeString:
     return format_html_join(", ", "{} ({})", ((customer.name, run_link(run)) for customer, run in pairs))
 
 
 def admin_history(request: HttpRequest, customer: Customer, message: str) -> None:
     """An admin action on a customer, in the customer's admin history (LogEntry)."""
     LogEntry.objects.log_actions(
-        user_id=request.user.pk,
+        user_id=signed_in_user(request).pk,
         queryset=[customer],
         action_flag=CHANGE,
         change_message=message,
@@ -42,7 +45,10 @@ def admin_history(request: HttpRequest, customer: Customer, message: str) -> Non
 def sync_customers(modeladmin: admin.ModelAdmin, request: HttpRequest, customers: Iterable[Customer]) -> None:
     """Queue a sync for each connected customer (R13) and say what happened to each."""
     require_integration_staff(request)
-    started, already, not_connected, not_in_plan = [], [], [], []
+    started: list[tuple[Customer, SyncRun]] = []
+    already: list[tuple[Customer, SyncRun]] = []
+    not_connected: list[Customer] = []
+    not_in_plan: list[Customer] = []
     for customer in customers:
         connection = connection_of(customer)
         if connection is None:
@@ -50,7 +56,7 @@ def sync_customers(modeladmin: admin.ModelAdmin, request: HttpRequest, customers
         elif not customer.azure_sync_available:
             not_in_plan.append(customer)
         else:
-            result = sync_now(connection=connection, requested_by=request.user)
+            result = sync_now(connection=connection, requested_by=signed_in_user(request))
             if result.started:
                 admin_history(request, customer, gettext("Sync now (run #%(run)s)") % {"run": result.run.pk})
             (started if result.started else already).append((customer, result.run))
@@ -93,7 +99,7 @@ def disconnect_customers(
         connection = connection_of(customer)
         if connection is not None:
             instructions = connection_disconnect(connection=connection)
-            activity.connection_disconnected(connection, actor=request.user)
+            activity.connection_disconnected(connection, actor=signed_in_user(request))
             admin_history(
                 request,
                 customer,

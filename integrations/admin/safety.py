@@ -20,6 +20,7 @@ from integrations.models import AzureConnection, SyncRun
 from integrations.services.held_runs import DecisionNotAllowed, run_approve, run_reject
 from integrations.services.pause import connection_pause, connection_resume
 from integrations.services.undo import UndoNotAllowed, undo_plan, undo_refusal, undo_start
+from portal.users import signed_in_user
 
 Item = tuple[SyncRun, str | None, str]  # run, why it cannot be done (or None), what will happen
 
@@ -97,7 +98,7 @@ def approve_held(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset) -
             modeladmin,
             request,
             runs,
-            lambda run: run_approve(run=run, by=request.user),
+            lambda run: run_approve(run=run, by=signed_in_user(request)),
             (DecisionNotAllowed,),
             gettext("Approved; applying in"),
         )
@@ -117,11 +118,15 @@ def reject_held(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset) ->
     require_integration_staff(request)
     runs = list(queryset.select_related("connection__customer", "customer"))
     if request.POST.get("post") == "yes":
+
+        def reject(run: SyncRun) -> None:
+            run_reject(run=run, by=signed_in_user(request))
+
         _each(
             modeladmin,
             request,
             runs,
-            lambda run: run_reject(run=run, by=request.user) and None,
+            reject,
             (DecisionNotAllowed,),
             gettext("Rejected (nothing written, syncs paused):"),
         )
@@ -145,7 +150,7 @@ def undo_runs(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset) -> T
             modeladmin,
             request,
             runs,
-            lambda run: undo_start(run=run, requested_by=request.user),
+            lambda run: undo_start(run=run, requested_by=signed_in_user(request)),
             (UndoNotAllowed,),
             gettext("Undo started (syncs of the connection paused):"),
         )
@@ -181,7 +186,9 @@ def undo_runs(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset) -> T
 def pause_connections(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset) -> None:
     require_integration_staff(request)
     paused = [
-        c for c in queryset.select_related("customer") if connection_pause(connection=c, by=request.user)
+        c
+        for c in queryset.select_related("customer")
+        if connection_pause(connection=c, by=signed_in_user(request))
     ]
     modeladmin.message_user(
         request,

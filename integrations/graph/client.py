@@ -198,6 +198,10 @@ class GraphClient:
             pool.shutdown(wait=True, cancel_futures=True)
         return purposes
 
+    def iter_group_user_ids(self, group_id: str, *, page_size: int = MAX_PAGE_SIZE) -> Iterator[str]:
+        """The users of a group, transitively: see the module's `iter_group_user_ids`."""
+        return iter_group_user_ids(self, group_id, page_size=page_size)
+
     # -- paging -------------------------------------------------------------------------
     def _pages(self, url: str, *, delta: bool, prefer: str | None = None) -> Iterator[UserPage]:
         while True:
@@ -545,7 +549,3 @@ def iter_group_user_ids(
                 yield object_id.strip()
         next_link = body.get("@odata.nextLink")
         url = client._own_link(next_link, "next link") if next_link is not None else None
-
-
-# The sync's client protocol (sync/runner.py) calls it as a method.
-GraphClient.iter_group_user_ids = iter_group_user_ids  # type: ignore[attr-defined]

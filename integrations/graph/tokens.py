@@ -71,7 +71,7 @@ class _CachedApp:
     http_cache: dict[str, Any] = field(default_factory=dict)
 
 
-class _DiscardingTokenCache(msal.TokenCache):
+class _DiscardingTokenCache(msal.TokenCache):  # type: ignore[misc]  # msal ships no type hints
     """Stores nothing. The sign-in only needs the ID token's claims, and the shared,
     long-lived sign-in app would otherwise keep every admin's refresh token (R2)."""
 
@@ -251,7 +251,7 @@ def _client_credential() -> str | dict[str, str]:
     if settings.AZURE_CLIENT_CERTIFICATE_PATH:
         return _certificate_credential(Path(settings.AZURE_CLIENT_CERTIFICATE_PATH))
     if settings.AZURE_CLIENT_SECRET:
-        return settings.AZURE_CLIENT_SECRET
+        return str(settings.AZURE_CLIENT_SECRET)
     raise AppCredentialsError(
         "Neither AZURE_CLIENT_SECRET nor AZURE_CLIENT_CERTIFICATE_PATH is set.", code="missing_credential"
     )

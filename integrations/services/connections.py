@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -99,7 +99,7 @@ def connection_connect(
     customer: Customer,
     tenant_id: str,
     tenant_name: str = "",
-    connected_by: AbstractBaseUser | None = None,
+    connected_by: User | None = None,
     attribute: str = MappingAttribute.OFFICE,
 ) -> AzureConnection:
     """Save (or renew, after a reconsent) the customer's connection to a verified tenant."""
@@ -157,11 +157,7 @@ def connection_disconnect(*, connection: AzureConnection) -> str:
     """
     tenant_id = connection.tenant_id
     with transaction.atomic():
-        SyncRun.objects.filter(connection=connection, status=SyncRun.Status.QUEUED).update(
-            status=SyncRun.Status.CANCELLED,
-            finished_at=timezone.now(),
-            error=gettext_noop("Cancelled: the connection was disconnected."),
-        )
+        SyncRun.cancel_queued(connection, gettext_noop("Cancelled: the connection was disconnected."))
         connection.delete()
     tokens.forget_tenant(tenant_id)
     logger.info("Disconnected tenant %s from customer %s", tenant_id, connection.customer_id)

@@ -10,7 +10,7 @@ Each decision is a conditional update: a replayed or concurrent decision does no
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils.translation import gettext
 
@@ -29,12 +29,13 @@ def _connection_of(run: SyncRun) -> AzureConnection:
                 % {"id": run.pk, "decision": run.get_decision_display().lower()}
             )
         raise DecisionNotAllowed(gettext("Run #%(id)d is not held for approval.") % {"id": run.pk})
-    if run.connection_id is None:
+    connection = run.connection
+    if connection is None:
         raise DecisionNotAllowed(gettext("The connection of this run was disconnected."))
-    return run.connection
+    return connection
 
 
-def run_approve(*, run: SyncRun, by: AbstractBaseUser | None, hand_to_worker: bool = True) -> SyncRun:
+def run_approve(*, run: SyncRun, by: User | None, hand_to_worker: bool = True) -> SyncRun:
     """Approve a held run; returns the queued approval run that will apply it."""
     from integrations.services import runs
 
@@ -58,7 +59,7 @@ def run_approve(*, run: SyncRun, by: AbstractBaseUser | None, hand_to_worker: bo
     return approval
 
 
-def run_reject(*, run: SyncRun, by: AbstractBaseUser | None) -> AzureConnection:
+def run_reject(*, run: SyncRun, by: User | None) -> AzureConnection:
     """Reject a held run: nothing is written and the connection pauses."""
     connection = _connection_of(run)
     user = by if by is not None and by.is_authenticated else None

@@ -182,11 +182,11 @@ def resolve_choices(*, connection: AzureConnection, choices: list[MappingChoice]
             continue
         if choice.target == NEW_SITE:
             name = site_name(choice.value)
-            pk = by_name.get(value_key(name))
-            if pk is None:
-                pk = by_name[value_key(name)] = -(len(new_sites) + 1)
-                new_sites[pk] = name
-            site_by_value[key] = pk
+            site_pk = by_name.get(value_key(name))
+            if site_pk is None:
+                site_pk = by_name[value_key(name)] = -(len(new_sites) + 1)
+                new_sites[site_pk] = name
+            site_by_value[key] = site_pk
         elif int(choice.target) in own_sites:
             site_by_value[key] = int(choice.target)
         else:

@@ -11,7 +11,7 @@ while paused. The state lives in the connection's row: a restart loses nothing.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext
 
@@ -59,7 +59,7 @@ def banner(connection: AzureConnection) -> str:
     return gettext("Syncs are paused by an administrator: no automatic sync and no Sync now until resumed.")
 
 
-def connection_pause(*, connection: AzureConnection, by: AbstractBaseUser | None = None) -> bool:
+def connection_pause(*, connection: AzureConnection, by: User | None = None) -> bool:
     """Pause by hand; False if it was already paused."""
     if connection.is_paused:
         return False

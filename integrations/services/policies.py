@@ -4,9 +4,11 @@ their author in the activity log. The page, the admin and `azure_policy` call th
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -66,7 +68,8 @@ def policy_of(connection: AzureConnection) -> Policy:
 
 def policy_with(current: Policy, **changes: object) -> Policy:
     """`current` with `changes` applied and validated (None values mean "unchanged")."""
-    given = {name: value for name, value in changes.items() if value is not None}
+    # Values arrive untyped (form, command line) and are validated one by one below.
+    given: dict[str, Any] = {name: value for name, value in changes.items() if value is not None}
     if "leavers" in given and given["leavers"] not in Leavers.values:
         raise PolicyError(_("Leavers must be “keep” or “deactivate”."))
     if "identity" in given and given["identity"] not in Identity.values:
@@ -91,7 +94,7 @@ def policy_with(current: Policy, **changes: object) -> Policy:
     return replace(current, **given)
 
 
-def _groups(values: object) -> tuple[str, ...]:
+def _groups(values: Iterable[object]) -> tuple[str, ...]:
     groups = tuple(dict.fromkeys(str(value).strip().lower() for value in values if str(value).strip()))
     bad = [group for group in groups if not GUID.match(group)]
     if bad:
@@ -111,7 +114,7 @@ def needs_group_consent(policy: Policy) -> bool:
 
 
 def policy_save(
-    *, connection: AzureConnection, policy: Policy, actor: AbstractBaseUser | None
+    *, connection: AzureConnection, policy: Policy, actor: User | None
 ) -> dict[str, tuple[object, object]]:
     """Save `policy` and record each changed policy (old → new) with its author.
 
@@ -150,8 +153,8 @@ def describe(policy: Policy) -> list[tuple[str, str]]:
 
     brake = policy.brake_percent if policy.brake_percent is not None else settings.AZURE_BRAKE_PERCENT
     return [
-        (_("Leavers"), Leavers(policy.leavers).label),
-        (_("Identity"), Identity(policy.identity).label),
+        (_("Leavers"), str(Leavers(policy.leavers).label)),
+        (_("Identity"), str(Identity(policy.identity).label)),
         (
             _("Scope"),
             _("members of %(groups)s") % {"groups": ", ".join(policy.scope_groups)}
@@ -170,9 +173,7 @@ def describe(policy: Policy) -> list[tuple[str, str]]:
 PINNABLE_FIELDS = tuple(name for name, _label in ContactPin.FIELDS)
 
 
-def contact_pins_set(
-    *, contact, fields: list[str], actor: AbstractBaseUser | None
-) -> tuple[set[str], set[str]]:
+def contact_pins_set(*, contact, fields: list[str], actor: User | None) -> tuple[set[str], set[str]]:
     """Pin exactly `fields` of `contact` (the sync leaves them); returns (added, removed),
     recorded in the activity log with the author when anything changed."""
     wanted = set(fields)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -59,7 +59,7 @@ def run_enqueue(
     *,
     connection: AzureConnection,
     trigger: str,
-    requested_by: AbstractBaseUser | None = None,
+    requested_by: User | None = None,
     dry_run: bool = False,
 ) -> Enqueued:
     """Queue a sync unless one is already queued or running (checked under a row lock).
@@ -91,14 +91,14 @@ def run_enqueue(
     return Enqueued(run=run, started=True)
 
 
-def directory_read(*, connection: AzureConnection, requested_by: AbstractBaseUser | None) -> Enqueued:
+def directory_read(*, connection: AzureConnection, requested_by: User | None) -> Enqueued:
     """Read the tenant into the mirror (a dry run) so its values can be mapped."""
     return run_enqueue(
         connection=connection, trigger=SyncRun.Trigger.INITIAL, requested_by=requested_by, dry_run=True
     )
 
 
-def sync_now(*, connection: AzureConnection, requested_by: AbstractBaseUser | None) -> Enqueued:
+def sync_now(*, connection: AzureConnection, requested_by: User | None) -> Enqueued:
     """The Sync now button (admin action, portal, management page)."""
     result = run_enqueue(connection=connection, trigger=SyncRun.Trigger.MANUAL, requested_by=requested_by)
     activity.sync_requested(result, actor=requested_by)
@@ -134,22 +134,20 @@ def reap_abandoned_runs(*, connection: AzureConnection | None = None) -> int:
             reason = gettext_noop("The connection was disconnected.")
         else:
             continue
-        reaped += SyncRun.objects.filter(pk=run.pk, status=run.status).update(
-            status=SyncRun.Status.FAILED, finished_at=now, error=reason, error_kind="abandoned"
-        )
+        reaped += run.abandon(reason)
     return reaped
 
 
 def _took_lease_and_vanished(run: SyncRun) -> bool:
     """A worker leased the connection for this queued run, and its lease lapsed before it started."""
     connection = run.connection
-    return bool(connection) and lease_run_id(connection) == run.pk and not is_leased(connection)
+    return connection is not None and lease_run_id(connection) == run.pk and not is_leased(connection)
 
 
 def _holds_lease(run: SyncRun) -> bool:
     """The run's connection is leased, and not by another run (one that took over from a dead worker)."""
     connection = run.connection
-    return is_leased(connection) and lease_run_id(connection) in (None, run.pk)
+    return connection is not None and is_leased(connection) and lease_run_id(connection) in (None, run.pk)
 
 
 def _hand_to_worker(run: SyncRun, *, broker: object | None = None) -> None:

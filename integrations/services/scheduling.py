@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -84,7 +85,7 @@ def queue_scheduled_runs(
                 for connection in chunk
                 if connection.pk in allowed and connection.pk not in busy
             )
-            transaction.on_commit(lambda runs=runs: _hand_over(runs, hand_to_worker))
+            transaction.on_commit(partial(_hand_over, runs, hand_to_worker))
         queued.extend(runs)
     return queued
 

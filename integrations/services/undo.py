@@ -20,7 +20,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -173,7 +173,7 @@ def _contacts(customer_id: int, batch: Sequence[FieldChange], *, lock: bool) -> 
 
 
 def _site_name(contact: Contact) -> str:
-    return contact.site.name if contact.site_id else ""
+    return contact.site.name if contact.site else ""
 
 
 def _current(contact: Contact, field_name: str) -> str:
@@ -269,9 +269,7 @@ def _existing_emails(customer_id: int, emails: Sequence[str]) -> set[str]:
 
 
 # -- starting ------------------------------------------------------------------------
-def undo_start(
-    *, run: SyncRun, requested_by: AbstractBaseUser | None, hand_to_worker: bool = True
-) -> SyncRun:
+def undo_start(*, run: SyncRun, requested_by: User | None, hand_to_worker: bool = True) -> SyncRun:
     """Queue the undo of `run` and pause the connection's automatic syncs.
 
     Raises UndoNotAllowed (with a message to show) when the run cannot be
@@ -346,6 +344,8 @@ def execute_undo(undo: SyncRun) -> SyncRun:
 
 def _apply(undo: SyncRun, lease: Lease) -> UndoPlan:
     """One transaction per batch: the contacts are locked, re-judged and written with their audit rows."""
+    if undo.undoes_id is None:
+        raise SyncRun.DoesNotExist("An undo run names the run it undoes.")
     target = SyncRun.objects.get(pk=undo.undoes_id)
     done = UndoPlan()
     undo.phase = "applying"

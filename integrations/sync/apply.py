@@ -8,8 +8,9 @@ transaction: a run that lost it (disconnect, takeover) writes nothing more.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.utils import timezone
@@ -21,6 +22,8 @@ from integrations.sync.lease import Lease
 from integrations.sync.plan import ContactCreate, ContactUpdate, SyncPlan
 from integrations.sync.values import email_key
 from portal.customers.models import Contact, Site
+
+T = TypeVar("T")
 
 # Rows per transaction: large enough that commits (a WAL flush each) are a
 # small share of the time, small enough that a batch takes well under a second.
@@ -47,20 +50,20 @@ def apply_plan(
     """Write `plan` for `run`'s customer in batches; `on_batch(n)` reports progress."""
     result = ApplyResult()
     batch_size = batch_size or BATCH_SIZE
-    for batch in _chunks(plan.creates, batch_size):
+    for creates in _chunks(plan.creates, batch_size):
         with transaction.atomic():
             lease.renew()
-            _create_batch(batch, run, result)
-        on_batch(len(batch))
-    for batch in _chunks(plan.updates, batch_size):
+            _create_batch(creates, run, result)
+        on_batch(len(creates))
+    for updates in _chunks(plan.updates, batch_size):
         with transaction.atomic():
             lease.renew()
-            _update_batch(batch, run, result)
-        on_batch(len(batch))
+            _update_batch(updates, run, result)
+        on_batch(len(updates))
     return result
 
 
-def _chunks(items: Sequence, size: int):
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -126,7 +129,7 @@ def _update_batch(batch: Sequence[ContactUpdate], run: SyncRun, result: ApplyRes
     the portal since the plan was made gets no audit row (nothing was written).
     """
     now = timezone.now()
-    groups: dict[tuple[str, ...], list[tuple]] = {}
+    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
     for update in batch:
         columns = tuple(sorted(update.values))
         groups.setdefault(columns, []).append((update.contact_id, *(update.values[c] for c in columns)))

@@ -9,6 +9,7 @@ Creates never count: new contacts overwrite nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext
@@ -78,7 +79,7 @@ def hold_reason(verdict: Verdict) -> str:
     }
 
 
-def differs_a_lot(held_preview: dict, plan: SyncPlan) -> bool:
+def differs_a_lot(held_preview: dict[str, Any], plan: SyncPlan) -> bool:
     """Whether the plan an approval is about to apply is no longer the one a person saw.
 
     Compared by counts (the held preview keeps counts and a sample, not every

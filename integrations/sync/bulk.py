@@ -19,11 +19,13 @@ which Django does not see, is recorded there by hand.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
+from django.db.models import Model
 
 from integrations.models import DirectoryUser, FieldChange
 from portal.customers.models import Contact
@@ -31,6 +33,9 @@ from portal.customers.models import Contact
 MIRROR = DirectoryUser._meta.db_table
 CONTACT = Contact._meta.db_table
 AUDIT = FieldChange._meta.db_table
+
+# One row of values for the driver, in the order of the columns it goes with.
+Row = Sequence[Any]
 
 # Contact columns a sync update may write (plan.ContactUpdate.values keys).
 UPDATABLE_CONTACT_COLUMNS = (
@@ -63,12 +68,16 @@ def _postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _column_type(model, column: str) -> str:
+def _column_type(model: type[Model], column: str) -> str:
     field = next(f for f in model._meta.concrete_fields if f.column == column)
-    return field.db_type(connection)
+    column_type = field.db_type(connection)
+    if column_type is None:  # a concrete field always has one
+        raise ValueError(f"{model.__name__}.{column} has no column type")
+    return column_type
 
 
-def _datetime(value: datetime):
+def _datetime(value: datetime) -> Any:
+    """The driver's value for a datetime column (a string on SQLite)."""
     return connection.ops.adapt_datetimefield_value(value)
 
 
@@ -80,7 +89,7 @@ def _record_copy(sql: str, rows: int, started: float) -> None:
         )
 
 
-def _copy(cursor: CursorWrapper, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> int:
+def _copy(cursor: CursorWrapper, table: str, columns: Sequence[str], rows: Iterable[Row]) -> int:
     sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
     started = time.monotonic()
     count = 0
@@ -92,7 +101,9 @@ def _copy(cursor: CursorWrapper, table: str, columns: Sequence[str], rows: Itera
     return count
 
 
-def _temp_table(cursor: CursorWrapper, name: str, model, columns: Sequence[str], *extra: str) -> None:
+def _temp_table(
+    cursor: CursorWrapper, name: str, model: type[Model], columns: Sequence[str], *extra: str
+) -> None:
     """A temporary table for one batch, with the model's column types, dropped at commit.
 
     Dropped first too: inside an enclosing transaction (a test's) the previous
@@ -107,7 +118,7 @@ def _temp_table(cursor: CursorWrapper, name: str, model, columns: Sequence[str],
 def upsert_mirror(
     connection_id: int,
     columns: Sequence[str],
-    groups: Sequence[tuple[Sequence[str], Sequence[Sequence]]],
+    groups: Sequence[tuple[Sequence[str], Sequence[Row]]],
     *,
     seen_at: datetime,
 ) -> None:
@@ -169,7 +180,7 @@ def set_purposes(connection_id: int, rows: Sequence[tuple[str, str]]) -> None:
 
 
 # -- contacts ------------------------------------------------------------------------------
-def insert_contacts(customer_id: int, rows: Sequence[Sequence], *, now: datetime) -> list[tuple[int, str]]:
+def insert_contacts(customer_id: int, rows: Sequence[Row], *, now: datetime) -> list[tuple[int, str]]:
     """Insert new contacts (values in NEW_CONTACT_COLUMNS order); return (id, email) of those inserted.
 
     A row whose email a contact of the customer already has (created in the
@@ -200,7 +211,8 @@ def insert_contacts(customer_id: int, rows: Sequence[Sequence], *, now: datetime
                     inserted.append((cursor.lastrowid, row[0]))
             return inserted
         width = len(NEW_CONTACT_COLUMNS) + 3
-        per_statement = max(1, connection.features.max_query_params // width)
+        max_params = connection.features.max_query_params
+        per_statement = max(1, max_params // width) if max_params else len(rows)
         row_sql = "(" + ", ".join(["%s"] * width) + ")"
         for start in range(0, len(rows), per_statement):
             chunk = rows[start : start + per_statement]
@@ -212,7 +224,7 @@ def insert_contacts(customer_id: int, rows: Sequence[Sequence], *, now: datetime
         return inserted
 
 
-def update_contacts(groups: dict[tuple[str, ...], list[Sequence]], *, now: datetime) -> int:
+def update_contacts(groups: Mapping[tuple[str, ...], Sequence[Row]], *, now: datetime) -> int:
     """Write changed fields only: each group is (its columns, rows of (id, *values)).
 
     Returns how many contacts were updated (fewer than given if some were deleted meanwhile).
@@ -232,12 +244,14 @@ def update_contacts(groups: dict[tuple[str, ...], list[Sequence]], *, now: datet
         return written
 
 
-def _update_contacts_postgres(cursor: CursorWrapper, groups: dict, stamp) -> int:
+def _update_contacts_postgres(
+    cursor: CursorWrapper, groups: Mapping[tuple[str, ...], Sequence[Row]], stamp: Any
+) -> int:
     """One UPDATE for the batch: each row carries a bit mask of the columns it writes."""
     columns = UPDATABLE_CONTACT_COLUMNS
     bits = {column: 1 << n for n, column in enumerate(columns)}
 
-    def rows():
+    def rows() -> Iterator[tuple[Any, ...]]:
         for group_columns, group_rows in groups.items():
             mask = sum(bits[column] for column in group_columns)
             positions = {column: n for n, column in enumerate(group_columns, start=1)}
@@ -255,13 +269,12 @@ def _update_contacts_postgres(cursor: CursorWrapper, groups: dict, stamp) -> int
         "FROM sync_contact_updates AS u WHERE c.id = u.id",
         [stamp],
     )
-    return cursor.rowcount
+    updated: int = cursor.rowcount
+    return updated
 
 
 # -- the audit log -------------------------------------------------------------------------
-def insert_field_changes(
-    *, run_id: int, customer_id: int, rows: Sequence[Sequence], changed_at: datetime
-) -> None:
+def insert_field_changes(*, run_id: int, customer_id: int, rows: Sequence[Row], changed_at: datetime) -> None:
     """Audit rows, values in AUDIT_COLUMNS order."""
     if not rows:
         return

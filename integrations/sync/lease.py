@@ -27,7 +27,7 @@ import socket
 import uuid
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from django.db.models import Q
 from django.utils import timezone
@@ -137,7 +137,7 @@ def process_identity() -> dict[str, Any]:
     }
 
 
-def holder_is_gone(holder: object) -> bool:
+def holder_is_gone(holder: object) -> TypeGuard[dict[str, Any]]:
     """True only when certain: the holder ran on this machine, in this PID namespace, and its
     process no longer exists (or is a zombie, or its pid now belongs to another process)."""
     if not isinstance(holder, dict):
@@ -149,7 +149,7 @@ def holder_is_gone(holder: object) -> bool:
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False
     if pid == me["pid"]:
-        return start != me["start"]  # our pid, but an earlier process's
+        return bool(start != me["start"])  # our pid, but an earlier process's
     if not _pid_exists(pid):
         return True
     stat = _proc_stat(pid)

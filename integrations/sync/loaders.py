@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from django.db import connection as db
 
@@ -16,7 +17,8 @@ from integrations.models import AzureConnection, DirectoryUser, MappingAttribute
 from integrations.sync.plan import ContactState, MirrorUser, PlanPolicy
 from portal.customers.models import Contact, ContactPin, Site
 
-MIRROR_ATTRIBUTE = {
+# Keyed by the stored `AzureConnection.mapping_attribute` value (a MappingAttribute).
+MIRROR_ATTRIBUTE: dict[str, str] = {
     MappingAttribute.OFFICE: "office_location",
     MappingAttribute.DEPARTMENT: "department",
 }
@@ -25,7 +27,7 @@ _CONTACT_FIELDS = list(ContactState._fields)
 CHUNK = 5000
 
 
-def _rows(sql: str, params: list) -> Iterator[tuple]:
+def _rows(sql: str, params: list[Any]) -> Iterator[tuple[Any, ...]]:
     """Rows of one query, a chunk at a time.
 
     On PostgreSQL the rows arrive in chunks of one result set (psycopg's
@@ -56,7 +58,8 @@ def mirror_users(connection: AzureConnection) -> Iterator[MirrorUser]:
         f"SELECT {', '.join(_MIRROR_FIELDS)} FROM {DirectoryUser._meta.db_table} "  # noqa: S608
         "WHERE connection_id = %s AND removed = %s"
     )
-    share = {}.setdefault
+    shared: dict[Any, Any] = {}  # the driver's values, each stored once
+    share = shared.setdefault
     for row in _rows(sql, [connection.pk, False]):
         # In MirrorUser's field order (the SELECT's).
         (
@@ -146,7 +149,8 @@ def scope_members(connection: AzureConnection, groups: list[str] | None = None) 
 def plan_policy(connection: AzureConnection, **overrides: object) -> PlanPolicy:
     """The connection's policies as the plan's plain values; `overrides` (leavers,
     identity, licensed_only, scope_groups, portal_owned_fields) preview unsaved ones."""
-    values = {
+    # Overrides come from the preview form, validated by the caller.
+    values: dict[str, Any] = {
         "leavers": connection.leavers,
         "identity": connection.identity,
         "licensed_only": connection.licensed_only,

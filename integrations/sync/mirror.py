@@ -12,6 +12,7 @@ import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 
@@ -65,10 +66,10 @@ def write_page(
     if not users:
         return result
     # The last record of a user wins should a page carry one twice.
-    rows: dict[str, tuple[tuple, tuple[str, ...]]] = {}
+    rows: dict[str, tuple[tuple[object, ...], tuple[str, ...]]] = {}
     for user in users:
         rows[user.object_id] = _row_for(user, result.notes, full_pass)
-    groups: dict[tuple[str, ...], list[tuple]] = {}
+    groups: dict[tuple[str, ...], list[tuple[object, ...]]] = {}
     for row, update in rows.values():
         groups.setdefault(update, []).append(row)
     with transaction.atomic():
@@ -77,7 +78,9 @@ def write_page(
     return result
 
 
-def _row_for(user: GraphUser, notes: list[str], full_pass: bool) -> tuple[tuple, tuple[str, ...]]:
+def _row_for(
+    user: GraphUser, notes: list[str], full_pass: bool
+) -> tuple[tuple[object, ...], tuple[str, ...]]:
     """The mirror row for one record (ROW_COLUMNS), and which columns it may overwrite."""
     if user.removed:
         return (user.object_id, *_EMPTY_ATTRIBUTES, True), _REMOVED_UPDATED
@@ -103,7 +106,7 @@ def _row_for(user: GraphUser, notes: list[str], full_pass: bool) -> tuple[tuple,
     return tuple(values), update
 
 
-def _storable(texts: list) -> bool:
+def _storable(texts: list[Any]) -> bool:
     """Whether every value is text, without a NUL byte, within its column's length."""
     try:
         return "\x00" not in "".join(texts) and all(map(operator.le, map(len, texts), _LIMITS))

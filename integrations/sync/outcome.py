@@ -82,7 +82,8 @@ def record_failure(connection: AzureConnection, run: SyncRun, error: Exception) 
 
 def backoff_delay(failures: int) -> timedelta:
     """15 minutes after the first failure, doubling, never beyond the sync interval."""
-    return min(FIRST_BACKOFF * (2 ** max(failures - 1, 0)), sync_interval())
+    factor: int = 2 ** max(failures - 1, 0)
+    return min(FIRST_BACKOFF * factor, sync_interval())
 
 
 def _attention_reason(error: Exception) -> str:

@@ -21,7 +21,12 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-_DONE = object()
+
+class _Done:
+    """The producer's last item: `pages` is exhausted."""
+
+
+_DONE = _Done()
 
 
 def overlaps_network(client: object) -> bool:
@@ -48,10 +53,10 @@ def prefetched(pages: Iterable[T], *, depth: int = 1) -> Iterator[T]:
     it happened. If the consumer stops early (an error, a lost lease) the
     producer stops after the item it is working on.
     """
-    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    handoff: queue.Queue[T | _Failure | _Done] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
-    def hand_over(item: object) -> bool:
+    def hand_over(item: T | _Failure | _Done) -> bool:
         """Queue `item` for the consumer; False once the consumer has stopped reading."""
         while not stop.is_set():
             try:
@@ -80,7 +85,7 @@ def prefetched(pages: Iterable[T], *, depth: int = 1) -> Iterator[T]:
     try:
         while True:
             item = handoff.get()
-            if item is _DONE:
+            if isinstance(item, _Done):
                 return
             if isinstance(item, _Failure):
                 raise item.error

@@ -455,16 +455,16 @@ def _match_by_object(
     for key, (user, _email, _site) in candidates.items():
         if key in matches:
             continue
-        contact = contacts_by_email.get(key)
-        if contact is None:
+        by_email = contacts_by_email.get(key)
+        if by_email is None:
             continue
-        owner = contact.azure_object_id
-        if contact.id in claimed or (owner and owner != user.object_id and owner in live):
+        owner = by_email.azure_object_id
+        if by_email.id in claimed or (owner and owner != user.object_id and owner in live):
             matches[key] = None
             skips[SkipReason.EMAIL_HELD] += 1
             continue
-        matches[key] = contact
-        claimed.add(contact.id)
+        matches[key] = by_email
+        claimed.add(by_email.id)
     return matches
 
 

@@ -3,12 +3,14 @@ run's page, its preview and the policy page's preview."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from integrations.sync.plan import ACTIVE_FIELD, EMAIL_FIELD, SyncPlan
 
 SAMPLE_SIZE = 20
 
 
-def policy_summary(plan: SyncPlan, *, sample_size: int = SAMPLE_SIZE) -> dict:
+def policy_summary(plan: SyncPlan, *, sample_size: int = SAMPLE_SIZE) -> dict[str, Any]:
     """Deactivations, reactivations and followed renames, plus the pinned fields' divergences."""
     renames = [
         {"email": change.old, "new": change.new}
@@ -39,7 +41,7 @@ def policy_summary(plan: SyncPlan, *, sample_size: int = SAMPLE_SIZE) -> dict:
     }
 
 
-def has_effect(summary: dict) -> bool:
+def has_effect(summary: dict[str, Any]) -> bool:
     return bool(
         summary.get("deactivated")
         or summary.get("reactivated")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from itertools import islice
+from typing import Any
 
 from integrations.sync.plan import SkipReason, SyncPlan
 from integrations.sync.policy_summary import policy_summary
@@ -10,7 +11,7 @@ from integrations.sync.policy_summary import policy_summary
 SAMPLE_SIZE = 20
 
 
-def summarize_plan(plan: SyncPlan, *, sample_size: int = SAMPLE_SIZE) -> dict:
+def summarize_plan(plan: SyncPlan, *, sample_size: int = SAMPLE_SIZE) -> dict[str, Any]:
     """Counts plus a small sample of creates and per-field old → new values (JSON-safe)."""
     return {
         "create": len(plan.creates),

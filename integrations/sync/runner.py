@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -62,7 +62,7 @@ def run_sync(
     *,
     trigger: str,
     dry_run: bool = False,
-    acting_user: AbstractBaseUser | None = None,
+    acting_user: User | None = None,
     run: SyncRun | None = None,
     client_factory: Callable[[str], DirectoryClient] | None = None,
 ) -> SyncRun:
@@ -83,7 +83,7 @@ def run_sync(
         )
         return run
     try:
-        if not _claim(run):
+        if not run.claim():
             return run  # another worker executed this very run (a task delivered twice)
         # Callers may hold a stale copy (delta link, mapping attribute): read it anew under the lease.
         connection = AzureConnection.objects.get(pk=connection.pk)
@@ -113,19 +113,6 @@ def run_sync(
     return run
 
 
-def _claim(run: SyncRun) -> bool:
-    """queued → running, only if still queued: of two workers handed the same run, one executes it."""
-    now = timezone.now()
-    claimed = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.QUEUED).update(
-        status=SyncRun.Status.RUNNING, started_at=now
-    )
-    if claimed:
-        run.status, run.started_at = SyncRun.Status.RUNNING, now
-    else:
-        run.refresh_from_db()
-    return bool(claimed)
-
-
 def _skip_if_queued(run: SyncRun, connection_id: int, reason: str) -> None:
     """Record the run as skipped, unless another worker is executing (or executed) it.
 
@@ -141,11 +128,9 @@ def _skip_if_queued(run: SyncRun, connection_id: int, reason: str) -> None:
             .first()
         )
         mine = holder_run_id(holder) == run.pk
-        skipped = not mine and SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.QUEUED).update(
-            status=SyncRun.Status.SKIPPED, finished_at=timezone.now(), error=reason, phase=""
-        )
-    run.refresh_from_db()
+        skipped = not mine and run.skip_if_queued(reason)
     if not skipped:
+        run.refresh_from_db()
         logger.info("Sync run %s is %s and handled by another worker; not skipping it", run.pk, run.status)
 
 

@@ -25,7 +25,7 @@ MAX_LENGTHS: dict[str, int] = {
 }
 
 
-def clean_text(field: str, value: str | None) -> tuple[str, str | None]:
+def clean_text(field: str, value: object) -> tuple[str, str | None]:
     """Return the storable value and, if it had to be changed, why.
 
     None becomes "" (Entra's empty value clears the field, R7); anything else

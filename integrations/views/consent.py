@@ -26,6 +26,7 @@ from integrations.services.connections import (
 from integrations.tenant_profile import domains_match
 from portal.activity import services as activity
 from portal.customers.models import Customer
+from portal.users import signed_in_user
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def connect_start(request: HttpRequest, customer_id: int) -> HttpResponse:
         url = consent.begin_signin(
             request.session,
             customer_id=customer.pk,
-            user_id=request.user.pk,
+            user_id=signed_in_user(request).pk,
             redirect_uri=callback_uri(request),
             tenant=tenant,
         )
@@ -126,7 +127,7 @@ def confirm(request: HttpRequest) -> HttpResponse:
             url = consent.confirm(
                 request.session,
                 request.POST.dict(),
-                user_id=request.user.pk,
+                user_id=signed_in_user(request).pk,
                 redirect_uri=callback_uri(request),
                 vet=lambda confirmation: _refuse_binding_conflict(customer, confirmation["tid"]),
             )
@@ -134,7 +135,7 @@ def confirm(request: HttpRequest) -> HttpResponse:
             return refused_by(request, exc, status=exc.status)
         logger.info("User %s confirmed a tenant for customer %s", request.user.pk, customer.pk)
         return HttpResponseRedirect(url)
-    pending = consent.pending_confirmation(request.session, user_id=request.user.pk)
+    pending = consent.pending_confirmation(request.session, user_id=signed_in_user(request).pk)
     if pending is None:
         return refused(request, None, _("There is no connection waiting for your confirmation."), status=404)
     customer = get_object_or_404(Customer, pk=pending["customer_id"])
@@ -156,7 +157,7 @@ def confirm(request: HttpRequest) -> HttpResponse:
 def confirm_cancel(request: HttpRequest) -> HttpResponse:
     """Cancel between the legs: nothing is bound; offer to start again."""
     try:
-        customer_id = consent.cancel(request.session, request.POST.dict(), user_id=request.user.pk)
+        customer_id = consent.cancel(request.session, request.POST.dict(), user_id=signed_in_user(request).pk)
     except consent.ConsentRefused as exc:
         return refused_by(request, exc)
     customer = get_object_or_404(Customer, pk=customer_id)
@@ -221,9 +222,9 @@ def _finish_consent(request: HttpRequest, params: dict[str, str]) -> HttpRespons
             customer=customer,
             tenant_id=verified.tenant_id,
             tenant_name=tenant_name,
-            connected_by=request.user,
+            connected_by=signed_in_user(request),
         )
-        activity.connection_connected(connection, actor=request.user)
+        activity.connection_connected(connection, actor=signed_in_user(request))
     except ConnectError as exc:
         consent.forget_done(request.session)
         raise consent.ConsentRefused(str(exc)) from exc
@@ -247,7 +248,7 @@ def _finish_consent(request: HttpRequest, params: dict[str, str]) -> HttpRespons
             _("%(customer)s is connected to %(tenant)s again.") % {"customer": customer.name, "tenant": name},
         )
         return redirect("integrations:manage", customer_id=customer.pk)
-    runs.directory_read(connection=connection, requested_by=request.user)
+    runs.directory_read(connection=connection, requested_by=signed_in_user(request))
     messages.success(
         request,
         _(
@@ -262,10 +263,13 @@ def _finish_consent(request: HttpRequest, params: dict[str, str]) -> HttpRespons
 def _already_connected(request: HttpRequest) -> HttpResponse:
     """A repeated Accept of the flow this session just completed."""
     done = consent.completed(request.session, user_id=request.user.pk) or {}
+    customer_id = done.get("customer_id")
     connection = (
-        AzureConnection.objects.filter(customer_id=done.get("customer_id"), tenant_id=done.get("tid"))
+        AzureConnection.objects.filter(customer_id=customer_id, tenant_id=done.get("tid"))
         .select_related("customer")
         .first()
+        if customer_id is not None
+        else None
     )
     if connection is None or not permissions.can_manage(request.user, connection.customer):
         return refused(

@@ -17,6 +17,7 @@ from integrations.sync.plan import SkipReason
 from integrations.views import safety
 from integrations.views.common import connection_for, customer_for
 from portal.activity import services as activity
+from portal.users import signed_in_user
 
 
 @login_required
@@ -49,7 +50,7 @@ def manage(request: HttpRequest, customer_id: int) -> HttpResponse:
 def sync_now(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = customer_for(request, customer_id, manage=True)
     try:
-        result = runs.sync_now(connection=connection_for(customer), requested_by=request.user)
+        result = runs.sync_now(connection=connection_for(customer), requested_by=signed_in_user(request))
     except runs.SyncNotAllowed as exc:
         messages.error(request, str(exc))
         return redirect("integrations:manage", customer_id=customer.pk)
@@ -65,7 +66,7 @@ def disconnect(request: HttpRequest, customer_id: int) -> HttpResponse:
     connection = connection_for(customer)
     if request.method == "POST":
         instructions = connection_disconnect(connection=connection)
-        activity.connection_disconnected(connection, actor=request.user)
+        activity.connection_disconnected(connection, actor=signed_in_user(request))
         messages.success(
             request,
             _("%(customer)s is disconnected: the portal no longer reads its directory. %(instructions)s")

@@ -17,6 +17,7 @@ from integrations.services.mapping import NEW_SITE, MappingChoice, MappingError
 from integrations.views.common import connection_for, customer_for
 from portal import query
 from portal.activity import services as activity
+from portal.users import signed_in_user
 
 UNMAPPED = ""
 MAX_ROWS = 5000  # distinct values a form may carry
@@ -53,7 +54,7 @@ def mapping_editor(request: HttpRequest, customer_id: int) -> HttpResponse:
             except MappingError as exc:
                 messages.error(request, str(exc))
                 return redirect("integrations:mapping", customer_id=customer.pk)
-            activity.mapping_changed(connection, before, actor=request.user)
+            activity.mapping_changed(connection, before, actor=signed_in_user(request))
             return _after_save(request, connection, changed)
         try:
             preview = mapping_service.mapping_preview(
@@ -119,7 +120,7 @@ def _choices_from(request: HttpRequest) -> list[MappingChoice]:
 def _after_save(request: HttpRequest, connection, changed: bool) -> HttpResponse:
     """Saving starts the sync (the first mapping already queued the initial import)."""
     try:
-        result = runs.sync_now(connection=connection, requested_by=request.user)
+        result = runs.sync_now(connection=connection, requested_by=signed_in_user(request))
     except runs.SyncNotAllowed as exc:
         messages.warning(request, _("Mapping saved. %(problem)s") % {"problem": exc})
         return redirect("integrations:manage", customer_id=connection.customer_id)

@@ -18,6 +18,7 @@ from integrations.sync.plan import SITE_FIELD, SYNCED_FIELDS
 from integrations.sync.values import value_key
 from integrations.views.common import customer_for
 from portal.customers.models import Contact
+from portal.users import signed_in_user
 
 
 @login_required
@@ -28,7 +29,7 @@ def contact_pins(request: HttpRequest, customer_id: int, contact_id: int) -> Htt
     if request.method == "POST":
         try:
             added, removed = policies.contact_pins_set(
-                contact=contact, fields=request.POST.getlist("pinned"), actor=request.user
+                contact=contact, fields=request.POST.getlist("pinned"), actor=signed_in_user(request)
             )
         except policies.PolicyError as exc:
             messages.error(request, str(exc))
@@ -57,7 +58,7 @@ def contact_pins(request: HttpRequest, customer_id: int, contact_id: int) -> Htt
 
 def _local(contact: Contact, name: str) -> str:
     if name == SITE_FIELD:
-        return contact.site.name if contact.site_id else ""
+        return contact.site.name if contact.site else ""
     return getattr(contact, name)
 
 

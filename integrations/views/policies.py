@@ -21,6 +21,7 @@ from integrations.sync.preview import summarize_plan
 from integrations.sync.runner import plan_for_connection
 from integrations.views.common import connection_for, customer_for
 from portal.customers.models import ContactPin
+from portal.users import signed_in_user
 
 MAX_GROUP_TEXT = 2000
 FIELD_LABELS = dict(ContactPin.FIELDS)
@@ -40,7 +41,9 @@ def policy_page(request: HttpRequest, customer_id: int) -> HttpResponse:
             error = str(exc)
         else:
             if request.POST.get("action") == "save":
-                changes = policies.policy_save(connection=connection, policy=proposed, actor=request.user)
+                changes = policies.policy_save(
+                    connection=connection, policy=proposed, actor=signed_in_user(request)
+                )
                 if not changes:
                     messages.info(request, _("The policies were already like this."))
                 else:

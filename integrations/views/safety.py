@@ -22,6 +22,7 @@ from integrations.services.held_runs import DecisionNotAllowed, run_approve, run
 from integrations.services.undo import LISTED, UndoNotAllowed, undo_plan, undo_refusal, undo_start
 from integrations.views.common import connection_for, customer_for, run_for
 from portal.customers.models import Customer
+from portal.users import signed_in_user
 
 
 def run_safety_context(request: HttpRequest, customer: Customer, run: SyncRun) -> dict:
@@ -50,7 +51,7 @@ def approve(request: HttpRequest, customer_id: int, run_id: int) -> HttpResponse
     customer = customer_for(request, customer_id, manage=True)
     held = run_for(customer, run_id)
     try:
-        approval = run_approve(run=held, by=request.user)
+        approval = run_approve(run=held, by=signed_in_user(request))
     except DecisionNotAllowed as exc:
         messages.error(request, str(exc))
         return redirect("integrations:run", customer_id=customer.pk, run_id=held.pk)
@@ -68,7 +69,7 @@ def reject(request: HttpRequest, customer_id: int, run_id: int) -> HttpResponse:
     customer = customer_for(request, customer_id, manage=True)
     held = run_for(customer, run_id)
     try:
-        run_reject(run=held, by=request.user)
+        run_reject(run=held, by=signed_in_user(request))
     except DecisionNotAllowed as exc:
         messages.error(request, str(exc))
         return redirect("integrations:run", customer_id=customer.pk, run_id=held.pk)
@@ -86,7 +87,7 @@ def undo(request: HttpRequest, customer_id: int, run_id: int) -> HttpResponse:
     run = run_for(customer, run_id)
     if request.method == "POST":
         try:
-            undo_run = undo_start(run=run, requested_by=request.user)
+            undo_run = undo_start(run=run, requested_by=signed_in_user(request))
         except UndoNotAllowed as exc:
             messages.error(request, str(exc))
             return redirect("integrations:run", customer_id=customer.pk, run_id=run.pk)
@@ -118,7 +119,7 @@ def undo(request: HttpRequest, customer_id: int, run_id: int) -> HttpResponse:
 @require_POST
 def pause_syncs(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = customer_for(request, customer_id, manage=True)
-    if pause.connection_pause(connection=connection_for(customer), by=request.user):
+    if pause.connection_pause(connection=connection_for(customer), by=signed_in_user(request)):
         messages.success(
             request, gettext("Syncs paused: no automatic sync and no Sync now until you resume.")
         )

@@ -3,6 +3,8 @@ admin that never hands out more than its user holds, and the admin's branding.""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -21,7 +23,8 @@ from portal.access.memberships import (
     log_formset,
 )
 from portal.access.models import Invitation
-from portal.customers.models import Membership
+from portal.customers.models import Customer, Membership
+from portal.users import RequestUser, signed_in_user
 
 admin.site.site_header = _("MSP Portal administration")
 admin.site.site_title = _("MSP Portal admin")
@@ -36,10 +39,11 @@ class InvitationForm(forms.ModelForm):
         model = Invitation
         fields = ["customer", "email"]
 
-    actor = None  # set per request by InvitationAdmin.get_form
+    actor: RequestUser | None = None  # set per request by InvitationAdmin.get_form
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         customer, email = cleaned.get("customer"), cleaned.get("email")
         if customer is not None and not can_grant_admin(self.actor, customer):
             raise forms.ValidationError(
@@ -60,8 +64,7 @@ class InvitationInline(admin.TabularInline):
     """The customer's invitations and their state, on its page (actions live on the Invitations page)."""
 
     model = Invitation
-    fields = ["email", "state_label", "invited_by", "sent_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("email", "state_label", "invited_by", "sent_at")
     extra = 0
     can_delete = False
     show_change_link = True
@@ -133,7 +136,9 @@ class InvitationAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Invitation, form, change: bool) -> None:
         """Create through the service, which records the activity and sends the e-mail."""
-        created = service.invitation_create(actor=request.user, customer=obj.customer, email=obj.email)
+        created = service.invitation_create(
+            actor=signed_in_user(request), customer=obj.customer, email=obj.email
+        )
         obj.pk = created.pk
         obj.refresh_from_db()
 
@@ -167,10 +172,11 @@ class MembershipForm(forms.ModelForm):
         model = Membership
         fields = ["user", "customer", "role"]
 
-    actor = None  # set per request
+    actor: RequestUser | None = None  # set per request
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if self.actor is None:
             return cleaned
         user = cleaned.get("user") or getattr(self.instance, "user", None)
@@ -197,10 +203,12 @@ class MembershipForm(forms.ModelForm):
 
 
 class MembershipFormSet(forms.BaseInlineFormSet):
-    actor = None
+    actor: RequestUser | None = None  # set per request by MembershipInline.get_formset
 
-    def clean(self):
+    def clean(self) -> None:
         super().clean()
+        if self.actor is None:
+            return
         for form in self.deleted_forms:
             if form.instance.pk:
                 try:
@@ -244,7 +252,8 @@ class MembershipInline(MembershipAdminMixin, admin.TabularInline):
     def get_formset(self, request: HttpRequest, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
         formset.form = _with_actor(formset.form, request)
-        formset.actor = request.user
+        if issubclass(formset, MembershipFormSet):
+            formset.actor = request.user
         return formset
 
 
@@ -270,18 +279,24 @@ class MembershipAdmin(MembershipAdminMixin, admin.ModelAdmin):
         old_role = form.initial.get("role") if change else None
         super().save_model(request, obj, form, change)
         # The admin view writes its own LogEntry; the activity log gets the change.
-        log_change(request.user, obj, old_role=old_role, new_role=obj.role, admin_history=False)
+        log_change(signed_in_user(request), obj, old_role=old_role, new_role=obj.role, admin_history=False)
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
         self._refuse_unless_allowed(request, [obj])
-        log_change(request.user, obj, old_role=obj.role, new_role=None, admin_history=False)
+        log_change(signed_in_user(request), obj, old_role=obj.role, new_role=None, admin_history=False)
         super().delete_model(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset) -> None:
         memberships = list(queryset.select_related("user", "customer"))
         self._refuse_unless_allowed(request, memberships)
         for membership in memberships:
-            log_change(request.user, membership, old_role=membership.role, new_role=None, admin_history=False)
+            log_change(
+                signed_in_user(request),
+                membership,
+                old_role=membership.role,
+                new_role=None,
+                admin_history=False,
+            )
         super().delete_queryset(request, queryset)
 
     def _refuse_unless_allowed(self, request: HttpRequest, memberships) -> None:
@@ -289,7 +304,14 @@ class MembershipAdmin(MembershipAdminMixin, admin.ModelAdmin):
             raise PermissionDenied(_("You may not remove one of these memberships."))
 
 
-class MembershipFormsetAdminMixin:
+if TYPE_CHECKING:
+    # The mixin only ever extends the Customer ModelAdmin: type it as one.
+    _CustomerModelAdmin = admin.ModelAdmin[Customer]
+else:
+    _CustomerModelAdmin = object
+
+
+class MembershipFormsetAdminMixin(_CustomerModelAdmin):
     """For the Customer admin: membership changes made through its inline reach the
     membership's own history and the activity log."""
 
@@ -298,7 +320,7 @@ class MembershipFormsetAdminMixin:
             return super().save_formset(request, form, formset, change)
         before = {id(f): (f.instance.pk, f.initial.get("role")) for f in formset.initial_forms}
         super().save_formset(request, form, formset, change)
-        log_formset(request.user, formset, before)
+        log_formset(signed_in_user(request), formset, before)
         return None
 
 

@@ -9,7 +9,7 @@ invitation is accepted.
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -35,7 +35,7 @@ def invitation_link(invitation: Invitation) -> str:
     return absolute_url(path)
 
 
-def _require_grant(actor: AbstractBaseUser, customer: Customer) -> None:
+def _require_grant(actor: User, customer: Customer) -> None:
     if not can_grant_admin(actor, customer):
         raise InvitationError(
             _("Inviting a customer administrator needs the Entra ID integration permission or superuser.")
@@ -56,7 +56,7 @@ def _send(invitation: Invitation) -> None:
     )
 
 
-def invitation_create(*, actor: AbstractBaseUser, customer: Customer, email: str) -> Invitation:
+def invitation_create(*, actor: User, customer: Customer, email: str) -> Invitation:
     """Invite `email` to administer `customer` and send the e-mail (after commit)."""
     _require_grant(actor, customer)
     email = email.strip()
@@ -86,7 +86,7 @@ def invitation_create(*, actor: AbstractBaseUser, customer: Customer, email: str
     return invitation
 
 
-def invitation_resend(*, actor: AbstractBaseUser, invitation: Invitation) -> Invitation:
+def invitation_resend(*, actor: User, invitation: Invitation) -> Invitation:
     """A new link (the previous ones stop working) and a new expiry."""
     _require_grant(actor, invitation.customer)
     if not invitation.is_open:
@@ -105,7 +105,7 @@ def invitation_resend(*, actor: AbstractBaseUser, invitation: Invitation) -> Inv
     return invitation
 
 
-def invitation_revoke(*, actor: AbstractBaseUser, invitation: Invitation) -> Invitation:
+def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
     _require_grant(actor, invitation.customer)
     if not invitation.is_open:
         raise InvitationError(_("Only an invitation that is neither accepted nor revoked can be revoked."))
@@ -126,7 +126,7 @@ def invitation_accept(
     *,
     token: str,
     customer_id: int,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     username: str = "",
     password: str = "",
 ):

@@ -13,22 +13,23 @@ from __future__ import annotations
 import json
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.utils.translation import gettext as _
 
 from integrations.permissions import is_integration_staff
 from portal.activity.services import Kind, record
 from portal.customers.models import Customer, Membership
+from portal.users import RequestUser
 
 
 class MembershipNotAllowed(Exception):
     """The actor may not make this membership change; the message says why."""
 
 
-def can_grant_admin(actor: AbstractBaseUser, customer: Customer | None) -> bool:
+def can_grant_admin(actor: RequestUser | None, customer: Customer | None) -> bool:
     """`customer` None (or not saved yet): only the permission or superuser will do."""
-    if not (actor.is_authenticated and actor.is_active):
+    if actor is None or not (actor.is_authenticated and actor.is_active):
         return False
     if actor.is_superuser or is_integration_staff(actor):
         return True
@@ -38,7 +39,7 @@ def can_grant_admin(actor: AbstractBaseUser, customer: Customer | None) -> bool:
 
 
 def check_change(
-    actor: AbstractBaseUser,
+    actor: RequestUser,
     *,
     user_id: int | None,
     customer: Customer | None,
@@ -60,7 +61,7 @@ def check_change(
 
 
 def log_change(
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     membership: Membership,
     *,
     old_role: str | None,
@@ -100,7 +101,7 @@ def log_change(
 
 def membership_grant(
     *,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     user,
     customer: Customer,
     role: str,
@@ -121,7 +122,7 @@ def membership_grant(
     return membership
 
 
-def log_formset(actor: AbstractBaseUser, formset, before: dict[int, tuple[int, str]]) -> None:
+def log_formset(actor: User, formset, before: dict[int, tuple[int, str]]) -> None:
     """Memberships saved through an inline (the Customer page): history and activity for each.
 
     `before` maps each existing form's position to (membership id, role) as it was.

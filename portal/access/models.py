@@ -92,7 +92,7 @@ class Invitation(models.Model):
         return self.State.PENDING
 
     def get_state_display(self) -> str:
-        return self.State(self.state).label
+        return str(self.State(self.state).label)
 
     @property
     def is_open(self) -> bool:

@@ -34,9 +34,12 @@ def invitation_for_token(token: str, *, customer_id: int) -> Invitation:
         raise InvalidInvitation(_("This invitation link is not valid.")) from exc
     if not isinstance(payload, dict) or payload.get("c") != customer_id:
         raise InvalidInvitation(_("This invitation link is not valid."))
+    invitation_id = payload.get("i")
+    if not isinstance(invitation_id, int):
+        raise InvalidInvitation(_("This invitation link is not valid."))
     invitation = (
         Invitation.objects.select_related("customer")
-        .filter(pk=payload.get("i"), customer_id=customer_id)
+        .filter(pk=invitation_id, customer_id=customer_id)
         .first()
     )
     if invitation is None or invitation.revoked_at is not None:

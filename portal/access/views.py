@@ -25,10 +25,11 @@ from portal.access.models import Invitation
 from portal.access.tokens import InvalidInvitation, invitation_for_token
 from portal.customers import selectors
 from portal.customers.models import Customer
+from portal.users import signed_in_user
 
 
 def _customer_for_inviter(request: HttpRequest, customer_id: int) -> Customer:
-    customer = selectors.customer_for_user(user=request.user, customer_id=customer_id)
+    customer = selectors.customer_for_user(user=signed_in_user(request), customer_id=customer_id)
     if not can_grant_admin(request.user, customer):
         raise PermissionDenied(_("Only this customer's administrators may invite administrators."))
     return customer
@@ -42,7 +43,7 @@ def invitations(request: HttpRequest, customer_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             invitation = service.invitation_create(
-                actor=request.user, customer=customer, email=form.cleaned_data["email"]
+                actor=signed_in_user(request), customer=customer, email=form.cleaned_data["email"]
             )
         except service.InvitationError as exc:
             form.add_error("email", str(exc))
@@ -66,14 +67,14 @@ def invitation_action(
     invitation = get_object_or_404(Invitation, pk=invitation_id, customer=customer)
     try:
         if action == "resend":
-            service.invitation_resend(actor=request.user, invitation=invitation)
+            service.invitation_resend(actor=signed_in_user(request), invitation=invitation)
             messages.success(
                 request,
                 _("A new link was sent to %(email)s; the earlier one no longer works.")
                 % {"email": invitation.email},
             )
         elif action == "revoke":
-            service.invitation_revoke(actor=request.user, invitation=invitation)
+            service.invitation_revoke(actor=signed_in_user(request), invitation=invitation)
             messages.success(
                 request, _("The invitation of %(email)s was revoked.") % {"email": invitation.email}
             )
@@ -98,14 +99,14 @@ def accept(request: HttpRequest, customer_id: int, token: str) -> HttpResponse:
         if logged_in
         else AcceptForm(request.POST or None, email=invitation.email, initial={"username": invitation.email})
     )
-    if request.method == "POST" and (logged_in or form.is_valid()):
+    if request.method == "POST" and (form is None or form.is_valid()):
         try:
             user, invitation = service.invitation_accept(
                 token=token,
                 customer_id=customer_id,
                 user=logged_in,
-                username="" if logged_in else form.cleaned_data["username"],
-                password="" if logged_in else form.cleaned_data["password1"],
+                username="" if form is None else form.cleaned_data["username"],
+                password="" if form is None else form.cleaned_data["password1"],
             )
         except InvalidInvitation as exc:
             return render(request, "access/invitation_invalid.html", {"message": str(exc)}, status=400)

@@ -6,7 +6,8 @@ from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponseRedirect, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -49,7 +50,7 @@ class ActivityAdmin(admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [path("export.csv", wrap(self.export_csv), name="activity_activity_csv"), *super().get_urls()]
 
-    def export_csv(self, request: HttpRequest) -> HttpResponse:
+    def export_csv(self, request: HttpRequest) -> HttpResponseBase:
         """The changelist's current filters, as CSV (the changelist checks view permission)."""
         if not self.has_view_permission(request):
             raise PermissionDenied

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from portal.activity.models import Activity
 from portal.customers.models import Customer
@@ -17,7 +17,7 @@ Kind = Activity.Kind
 def record(
     kind: str,
     *,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     customer: Customer | None,
     target: str = "",
     old: object = "",
@@ -52,7 +52,7 @@ def _text(value: object) -> str:
 
 
 # -- the integration's events (one-line hooks) ---------------------------------
-def connection_connected(connection, *, actor: AbstractBaseUser | None) -> Activity:
+def connection_connected(connection, *, actor: User | None) -> Activity:
     return record(
         Kind.CONNECTED,
         actor=actor,
@@ -63,7 +63,7 @@ def connection_connected(connection, *, actor: AbstractBaseUser | None) -> Activ
     )
 
 
-def connection_disconnected(connection, *, actor: AbstractBaseUser | None) -> Activity:
+def connection_disconnected(connection, *, actor: User | None) -> Activity:
     return record(
         Kind.DISCONNECTED,
         actor=actor,
@@ -82,9 +82,7 @@ def mapping_snapshot(connection) -> dict[str, object]:
     }
 
 
-def mapping_changed(
-    connection, before: dict[str, object], *, actor: AbstractBaseUser | None
-) -> Activity | None:
+def mapping_changed(connection, before: dict[str, object], *, actor: User | None) -> Activity | None:
     """Record the mapping's old → new, if it changed at all."""
     connection.refresh_from_db(fields=["mapping_attribute"])
     after = mapping_snapshot(connection)
@@ -106,7 +104,7 @@ def _mapping_words(snapshot: dict) -> str:
     return f"{snapshot['attribute']}: {pairs or '—'}"
 
 
-def sync_requested(enqueued, *, actor: AbstractBaseUser | None) -> Activity | None:
+def sync_requested(enqueued, *, actor: User | None) -> Activity | None:
     """Sync now: recorded when a run was really started (not when one was already queued)."""
     if not enqueued.started:
         return None

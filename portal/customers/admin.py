@@ -1,6 +1,10 @@
 """Staff admin for customers, sites, contacts and memberships; the Entra ID
 integration adds its actions and buttons through mixins (`integrations.admin.customers`)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypedDict
+
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
@@ -13,6 +17,22 @@ from integrations.admin.customers import (
 )
 from portal.access.admin import InvitationInline, MembershipFormsetAdminMixin, MembershipInline
 from portal.customers.models import Contact, Customer, Site
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _CustomerCounts(TypedDict):
+    """What `CustomerAdmin.get_queryset` annotates."""
+
+    _site_count: int
+    _contact_count: int
+
+
+class _SiteCounts(TypedDict):
+    """What `SiteAdmin.get_queryset` annotates."""
+
+    _contact_count: int
 
 
 class SiteInline(admin.TabularInline):
@@ -42,11 +62,11 @@ class CustomerAdmin(MembershipFormsetAdminMixin, CustomerIntegrationAdminMixin, 
         )
 
     @admin.display(description=_("Sites"), ordering="_site_count")
-    def site_count(self, obj: Customer) -> int:
+    def site_count(self, obj: WithAnnotations[Customer, _CustomerCounts]) -> int:
         return obj._site_count
 
     @admin.display(description=_("Contacts"), ordering="_contact_count")
-    def contact_count(self, obj: Customer) -> int:
+    def contact_count(self, obj: WithAnnotations[Customer, _CustomerCounts]) -> int:
         return obj._contact_count
 
 
@@ -62,7 +82,7 @@ class SiteAdmin(SiteIntegrationAdminMixin, admin.ModelAdmin):
         return super().get_queryset(request).annotate(_contact_count=Count("contacts"))
 
     @admin.display(description=_("Contacts"), ordering="_contact_count")
-    def contact_count(self, obj: Site) -> int:
+    def contact_count(self, obj: WithAnnotations[Site, _SiteCounts]) -> int:
         return obj._contact_count
 
 

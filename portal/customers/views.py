@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal import query
 from portal.customers import selectors
+from portal.users import signed_in_user
 
 CONTACTS_PER_PAGE = 50
 
@@ -28,26 +29,26 @@ class ContactSearch(forms.Form):
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    customers = selectors.customers_for_user(user=request.user)
+    customers = selectors.customers_for_user(user=signed_in_user(request))
     return render(request, "portal/home.html", {"customers": customers})
 
 
 @login_required
 def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
-    customer = selectors.customer_for_user(user=request.user, customer_id=customer_id)
+    customer = selectors.customer_for_user(user=signed_in_user(request), customer_id=customer_id)
     context = {
         "customer": customer,
         "sites": selectors.sites_with_contact_counts(customer=customer),
         "contact_count": customer.contacts.count(),
         "unplaced_count": customer.contacts.filter(site__isnull=True).count(),
-        "is_customer_admin": selectors.is_customer_admin(user=request.user, customer=customer),
+        "is_customer_admin": selectors.is_customer_admin(user=signed_in_user(request), customer=customer),
     }
     return render(request, "portal/customer_detail.html", context)
 
 
 @login_required
 def site_detail(request: HttpRequest, customer_id: int, site_id: int) -> HttpResponse:
-    site = selectors.site_for_user(user=request.user, customer_id=customer_id, site_id=site_id)
+    site = selectors.site_for_user(user=signed_in_user(request), customer_id=customer_id, site_id=site_id)
     params = query.parse_query(ContactSearch, request.GET)
     search = params["q"]
     contacts = site.contacts.order_by("last_name", "first_name", "email")
@@ -67,7 +68,9 @@ def site_detail(request: HttpRequest, customer_id: int, site_id: int) -> HttpRes
         "page": page,
         "query": search,
         "status": params["status"],
-        "is_customer_admin": selectors.is_customer_admin(user=request.user, customer=site.customer),
+        "is_customer_admin": selectors.is_customer_admin(
+            user=signed_in_user(request), customer=site.customer
+        ),
     }
     return render(request, "portal/site_detail.html", context)
 
@@ -75,10 +78,14 @@ def site_detail(request: HttpRequest, customer_id: int, site_id: int) -> HttpRes
 @login_required
 def contact_detail(request: HttpRequest, customer_id: int, contact_id: int) -> HttpResponse:
     """One contact, with what the directory sync did to it (its audit rows, when the integration is installed)."""
-    contact = selectors.contact_for_user(user=request.user, customer_id=customer_id, contact_id=contact_id)
+    contact = selectors.contact_for_user(
+        user=signed_in_user(request), customer_id=customer_id, contact_id=contact_id
+    )
     context = {
         "customer": contact.customer,
         "contact": contact,
-        "is_customer_admin": selectors.is_customer_admin(user=request.user, customer=contact.customer),
+        "is_customer_admin": selectors.is_customer_admin(
+            user=signed_in_user(request), customer=contact.customer
+        ),
     }
     return render(request, "portal/contact_detail.html", context)

@@ -22,11 +22,11 @@ class PortalAdminSite(OTPAdminSite):
         super().__init__(name)
 
     @property
-    def login_form(self):  # type: ignore[override]
+    def login_form(self) -> type[AdminAuthenticationForm]:
         return OTPAdminAuthenticationForm if settings.STAFF_REQUIRE_2FA else AdminAuthenticationForm
 
     @property
-    def login_template(self):  # type: ignore[override]
+    def login_template(self) -> str | None:
         return "admin/login_otp.html" if settings.STAFF_REQUIRE_2FA else None
 
     def has_permission(self, request: HttpRequest) -> bool:

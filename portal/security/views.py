@@ -26,6 +26,7 @@ from django_otp import user_has_device
 
 from portal.security import devices
 from portal.security.two_factor import staff_must_enrol
+from portal.users import signed_in_user
 
 
 class CodeForm(forms.Form):
@@ -39,9 +40,9 @@ class CodeForm(forms.Form):
 @login_required
 @require_http_methods(["GET", "POST"])
 def two_factor(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = signed_in_user(request)
     has_device = user_has_device(user, confirmed=True)
-    verified = user.is_verified()
+    verified = user.is_verified()  # type: ignore[attr-defined]  # added by django-otp's OTPMiddleware
     if not has_device and not devices.may_enrol(user):
         raise Http404(_("Two-factor authentication is for staff and customer administrators."))
     action = request.POST.get("action", "") if request.method == "POST" else ""

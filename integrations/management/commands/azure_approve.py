@@ -22,7 +22,10 @@ class Command(BaseCommand):
             approval = run_approve(run=held, by=None, hand_to_worker=False)
         except DecisionNotAllowed as exc:
             raise CommandError(str(exc)) from exc
-        approval = run_sync(approval.connection, trigger=approval.trigger, run=approval)
+        connection = approval.connection
+        if connection is None:
+            raise CommandError(f"Run #{held.pk}: the connection was disconnected.")
+        approval = run_sync(connection, trigger=approval.trigger, run=approval)
         self.stdout.write(f"Run #{held.pk} approved; applied by run #{approval.pk}.")
         self.stdout.write(format_run(approval))
         if approval.status == SyncRun.Status.HELD:
