@@ -82,14 +82,14 @@ def run_held(run: SyncRun) -> None:
 
 def _payload(connection: AzureConnection, event: str) -> dict:
     """Everything the e-mails need, copied now: the connection may be gone when they are sent."""
-    from integrations.health_selectors import ConnectionHealth, _attention_fix
+    from integrations.health_selectors import ConnectionHealth, attention_fix
 
     last_failed = connection.runs.filter(status="failed").order_by("-created_at", "-id").first()
     row = ConnectionHealth(
         connection=connection, last_error_kind=last_failed.error_kind if last_failed else ""
     )
     if connection.health == Health.NEEDS_ATTENTION:
-        fix = _attention_fix(row)
+        fix = attention_fix(row)
     else:
         fix = gettext("Read the failed runs on the integration page, fix the cause, then click Sync now.")
     return {

@@ -60,7 +60,7 @@ def is_stale(row: ConnectionHealth, now: datetime) -> bool:
     return since < now - 2 * sync_interval()
 
 
-def _attention_fix(row: ConnectionHealth) -> str:
+def attention_fix(row: ConnectionHealth) -> str:
     if row.last_error_kind == "app_credentials":
         return _(
             "Renew the portal's app credential (AZURE_CLIENT_SECRET or certificate), then click Sync now."
@@ -92,7 +92,7 @@ CATEGORIES: tuple[Category, ...] = (
         "needs_attention",
         gettext_lazy("Needs attention"),
         lambda row, now: row.connection.health == Health.NEEDS_ATTENTION,
-        _attention_fix,
+        attention_fix,
     ),
     Category(
         "quarantined",

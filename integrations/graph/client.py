@@ -32,7 +32,6 @@ from integrations.graph.errors import (
 )
 from integrations.graph.http import (
     backoff_seconds,
-    build_session,
     error_detail,
     json_object,
     json_or_none,
@@ -489,25 +488,6 @@ def _page_size(page_size: int) -> int:
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
     return page_size
-
-
-def organization_name_for_signed_in_user(access_token: str) -> str | None:
-    """The signed-in admin's organization name, read with their own delegated token.
-
-    App-only `/organization` needs Organization.Read.All, which the sync does
-    not ask for; delegated `User.Read`, granted at sign-in, is enough. Used
-    once during the consent flow; the token is never kept. None on any failure.
-    """
-    # Reference: https://learn.microsoft.com/en-us/graph/api/organization-list?view=graph-rest-1.0
-    url = f"{settings.GRAPH_API_URL.rstrip('/')}/organization?$select=displayName"
-    try:
-        response = build_session().get(url, headers={"Authorization": f"Bearer {access_token}"})
-        value = response.json().get("value") if response.ok else None
-    except (requests.RequestException, ValueError):
-        return None
-    first = value[0] if isinstance(value, list) and value and isinstance(value[0], dict) else {}
-    name = first.get("displayName")
-    return name[:256] if isinstance(name, str) and name.strip() else None
 
 
 # -- group scope (design.md §6.2) -------------------------------------------------------
