@@ -81,6 +81,9 @@ class _DiscardingTokenCache(msal.TokenCache):  # type: ignore[misc]  # msal ship
 
 _lock = threading.Lock()
 _apps: dict[tuple[str, ...], _CachedApp] = {}
+# Sign-in apps are keyed by whatever tenant a permitted user types (a guest
+# administrator names the customer's tenant): keep only the most recent ones.
+MAX_SIGNIN_APPS = 64
 
 
 def validate_tenant_id(tenant_id: str) -> str:
@@ -208,7 +211,17 @@ def _cached_app(
     # Built outside the lock: discovery is network I/O and must not block other tenants.
     built = _build_app(authority, unknown_authority, token_cache)
     with _lock:
-        return _apps.setdefault(full_key, built)
+        cached = _apps.setdefault(full_key, built)
+        if key[0] == "signin":
+            _forget_oldest_signin_apps()
+        return cached
+
+
+def _forget_oldest_signin_apps() -> None:
+    """Drop the oldest sign-in apps beyond MAX_SIGNIN_APPS (dicts keep insertion order)."""
+    signin_keys = [key for key in _apps if key[0] == "signin"]
+    for key in signin_keys[: max(0, len(signin_keys) - MAX_SIGNIN_APPS)]:
+        del _apps[key]
 
 
 def _build_app(

@@ -192,6 +192,21 @@ def test_signin_app_uses_the_organizations_authority_and_is_reused(rsps):
     assert [call.request.url for call in rsps.calls] == [discovery_url("organizations")]
 
 
+def test_signin_apps_for_typed_tenants_are_bounded_and_the_oldest_go_first(rsps, monkeypatch):
+    monkeypatch.setattr(tokens, "MAX_SIGNIN_APPS", 3)
+    domains = [f"tenant{number}.example.com" for number in range(5)]
+    for domain in domains:
+        add_discovery(rsps, domain, None)
+
+    apps = [tokens.signin_app(domain) for domain in domains]
+
+    assert tokens.signin_app(domains[-1]) is apps[-1]
+    discoveries = [call.request.url for call in rsps.calls]
+    tokens.signin_app(domains[0])  # evicted: built again, with a new discovery
+    assert len(rsps.calls) == len(discoveries) + 1
+    assert sum(key[0] == "signin" for key in tokens._apps) == 3
+
+
 # -- what the token must prove -----------------------------------------------------------
 def test_a_token_for_another_tenant_is_refused(rsps):
     add_discovery(rsps)
