@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext
 
 
@@ -17,12 +17,12 @@ def when_text(moment: datetime | None, empty: str = "—") -> str:
 
 
 def duration_text(duration: timedelta | None, empty: str = "—") -> str:
-    """Sub-second under a minute ("0.8 s", "12.4 s"), then minutes and hours ("2 min 05 s")."""
+    """Sub-second under a minute ("0.8 s", "12.4 s"; "0,8 s" in Italian), then minutes and hours ("2 min 05 s")."""
     if duration is None:
         return empty
     seconds = max(duration.total_seconds(), 0.0)
     if seconds < 60:
-        return gettext("%(seconds)s s") % {"seconds": f"{seconds:.1f}"}
+        return gettext("%(seconds)s s") % {"seconds": number_format(seconds, decimal_pos=1)}
     whole = int(seconds)
     minutes, rest = divmod(whole, 60)
     hours, minutes = divmod(minutes, 60)

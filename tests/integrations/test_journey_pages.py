@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from integrations.models import AzureConnection, FieldChange, SiteMapping, SyncRun
 from integrations.services.mapping import NEW_SITE
@@ -113,6 +113,11 @@ def test_a_queued_run_page_says_it_waits_and_will_reload_when_the_run_ends(mappe
 )
 def test_durations_read_in_tenths_of_a_second_then_minutes_and_hours(seconds, text):
     assert duration_text(timedelta(seconds=seconds)) == text
+
+
+def test_durations_use_the_italian_decimal_comma_in_italian():
+    with translation.override("it"):
+        assert duration_text(timedelta(seconds=12.34)) == "12,3 s"
 
 
 def test_the_management_page_shows_only_the_current_connections_runs(
