@@ -28,7 +28,7 @@ from integrations.policies.summary import has_effect, policy_summary
 from integrations.sync import loaders, outcome
 from integrations.sync.apply import apply_plan
 from integrations.sync.classify import EarlyClassifier, classify_disabled_users
-from integrations.sync.lease import Heartbeat, Lease, LeaseLost, holder_run_id
+from integrations.sync.lease import Heartbeat, Lease, LeaseLost
 from integrations.sync.mirror import mark_unseen_removed, write_page
 from integrations.sync.pipeline import prefetched
 from integrations.sync.plan import SyncPlan, build_plan
@@ -87,9 +87,12 @@ def run_sync(
         lease = Lease.acquire(connection.pk, run_id=run.pk)
         claimed = lease is not None and run.claim()
     if lease is None:
-        _skip_if_queued(
-            run, connection.pk, gettext_noop("Another sync of this connection was already running.")
-        )
+        # Unless another worker holds the lease for this very run (a task delivered twice): it
+        # claimed the run in the commit that took the lease, so the run is no longer queued.
+        if not run.skip_if_queued(gettext_noop("Another sync of this connection was already running.")):
+            logger.info(
+                "Sync run %s is %s and handled by another worker; not skipping it", run.pk, run.status
+            )
         return run
     released = False
     try:
@@ -125,27 +128,6 @@ def run_sync(
         if not released:
             lease.release()
     return run
-
-
-def _skip_if_queued(run: SyncRun, connection_id: int, reason: str) -> None:
-    """Record the run as skipped, unless another worker is executing (or executed) it.
-
-    The lease may be held for this very run by a worker that has not claimed
-    it yet (a task delivered twice): that run is not skipped. The connection
-    row is locked while deciding, so no worker takes the lease meanwhile.
-    """
-    with transaction.atomic():
-        holder = (
-            AzureConnection.objects.select_for_update()
-            .filter(pk=connection_id)
-            .values_list("lease_holder", flat=True)
-            .first()
-        )
-        mine = holder_run_id(holder) == run.pk
-        skipped = not mine and run.skip_if_queued(reason)
-    if not skipped:
-        run.refresh_from_db()
-        logger.info("Sync run %s is %s and handled by another worker; not skipping it", run.pk, run.status)
 
 
 def _execute(
