@@ -98,6 +98,8 @@ def run_sync(
     try:
         if not claimed:
             return run  # another worker executed this very run (a task delivered twice)
+        if lease.took_over_run is not None and lease.took_over_run != run.pk:
+            _end_dead_run(lease.took_over_run)
         # Callers may hold a stale copy (delta link, mapping attribute): read it anew under the lease.
         connection = AzureConnection.objects.get(pk=connection.pk)
         with Heartbeat(lease):
@@ -128,6 +130,16 @@ def run_sync(
         if not released:
             lease.release()
     return run
+
+
+def _end_dead_run(run_id: int) -> None:
+    """The run whose dead worker's lease this run took over ends now, not at the next reaping."""
+    for dead in SyncRun.objects.filter(pk=run_id, status__in=SyncRun.ACTIVE_STATUSES):
+        dead.abandon(
+            gettext_noop(
+                "The worker running this sync stopped unexpectedly; the next run will pick up from here."
+            )
+        )
 
 
 def _execute(

@@ -132,6 +132,19 @@ def test_the_reaper_closes_a_running_run_whose_lease_another_run_took_over(conne
     assert current.status == "running"
 
 
+def test_a_run_taking_over_a_dead_workers_lease_ends_that_workers_run_at_once(connection):
+    dead = SyncRun.objects.create(
+        customer=connection.customer, connection=connection, trigger="scheduled", status="running"
+    )
+    held_by(connection, pid=dead_pid(), run=dead.pk)
+
+    run = run_sync(connection, trigger="manual", client_factory=FakeDirectory())
+
+    dead.refresh_from_db()
+    assert run.status == "succeeded"
+    assert (dead.status, dead.error_kind) == ("failed", "abandoned")
+
+
 def test_a_run_delivered_twice_is_not_skipped_by_the_worker_that_finds_its_twin_holding_the_lease(
     connection,
 ):
