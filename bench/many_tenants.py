@@ -5,6 +5,7 @@ own process.
 
     .venv/bin/python bench/many_tenants.py                               # 1,000 x 500, both brokers
     .venv/bin/python bench/many_tenants.py --connections 50 --users 100  # a minute
+    .venv/bin/python bench/many_tenants.py --smoke                       # 4 x 20, ORM broker: checks the script
 
 For each broker: a full round of due syncs from nothing (initial imports), then
 a steady-state round (every connection due again, nothing changed in Entra):
@@ -66,9 +67,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--round-timeout", type=float, default=3600.0, help="seconds before a round is abandoned"
     )
     parser.add_argument("--output", type=Path)
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="4 connections x 20 users, 1 worker, ORM broker, no dispatcher section: checks the script",
+    )
     parser.add_argument("--step", help=argparse.SUPPRESS)  # internal: one Django step in a child process
     parser.add_argument("--spec", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.connections, args.users, args.workers = 4, 20, 1
+        args.brokers, args.tick_sizes, args.round_timeout = "orm", "", 120.0
     args.brokers = [b.strip() for b in args.brokers.split(",") if b.strip()]
     args.tick_sizes = [int(n) for n in args.tick_sizes.split(",") if n.strip()]
     if args.output is None:

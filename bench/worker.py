@@ -83,7 +83,7 @@ def step_sync(spec: dict[str, Any]) -> dict[str, Any]:
         # cProfile sees one thread: fetch pages in this one, so the profile shows them.
         from integrations.sync import runner
 
-        runner.read_ahead = lambda client, pages: pages
+        runner.prefetched = iter
     connection = AzureConnection.objects.get(pk=spec["connection_id"])
     profiler = cProfile.Profile() if spec.get("profile") else None
     wal_before = database_activity()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from integrations.models import SyncRun
-from integrations.services import runs, undo
-from integrations.services.scheduling import due_connections, queue_scheduled_runs
+from integrations.services import undo
+from integrations.services.scheduling import due_syncs_dispatch
 from integrations.sync.runner import run_sync
 
 logger = logging.getLogger(__name__)
@@ -30,8 +30,7 @@ def execute_run(run_id: int) -> str:
 
 def dispatch_due_syncs() -> int:
     """The scheduler's job: queue a run for every connection whose next sync is due."""
-    runs.reap_abandoned_runs()
-    started = len(queue_scheduled_runs(due_connections(), runs._hand_to_worker))
+    started = len(due_syncs_dispatch())
     if started:
         logger.info("Queued %d scheduled sync(s)", started)
     return started

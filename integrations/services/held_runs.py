@@ -45,7 +45,7 @@ def run_approve(*, run: SyncRun, by: User | None, hand_to_worker: bool = True) -
     user = by if by is not None and by.is_authenticated else None
     with transaction.atomic():
         AzureConnection.objects.select_for_update().filter(pk=connection.pk).first()
-        if runs.active_run(connection) is not None:
+        if runs.active_run_after_reaping(connection) is not None:
             raise DecisionNotAllowed(
                 gettext("Another run of this connection is queued or running; try again when it ends.")
             )

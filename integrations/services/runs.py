@@ -19,7 +19,7 @@ from django.utils.translation import gettext_noop
 
 from integrations.models import AzureConnection, SyncRun
 from integrations.services import pause
-from integrations.sync.lease import is_leased, lease_run_id
+from integrations.sync.lease import holder_run_id, is_leased
 from portal.activity import services as activity
 
 # A queued run no worker picked up within this time is considered lost
@@ -46,13 +46,21 @@ class Enqueued:
 
 
 def active_run(connection: AzureConnection) -> SyncRun | None:
-    """The run that is really queued or running for the connection, if any."""
-    reap_abandoned_runs(connection=connection)
+    """The run queued or running for the connection, if any (a read: a run whose worker died
+    stays active until the dispatcher's tick or the next enqueue reaps it)."""
     return (
         SyncRun.objects.filter(connection=connection, status__in=SyncRun.ACTIVE_STATUSES)
         .order_by("-created_at")
         .first()
     )
+
+
+def active_run_after_reaping(connection: AzureConnection) -> SyncRun | None:
+    """The active run of the connection once runs whose worker died are closed: what a writer
+    (Sync now, an approval, an undo) checks under the connection's row lock, so that a Sync now
+    right after a worker was killed starts at once."""
+    reap_abandoned_runs(connection=connection)
+    return active_run(connection)
 
 
 def run_enqueue(
@@ -77,7 +85,7 @@ def run_enqueue(
         )
     with transaction.atomic():
         AzureConnection.objects.select_for_update().filter(pk=connection.pk).first()
-        existing = active_run(connection)
+        existing = active_run_after_reaping(connection)
         if existing is not None:
             return Enqueued(run=existing, started=False)
         # Paused, or a mass change waits for a decision (docs/design.md §6.1). A preview writes nothing,
@@ -110,7 +118,8 @@ def reap_abandoned_runs(*, connection: AzureConnection | None = None) -> int:
 
     A running run is alive only while its connection's lease is held by a
     live process for that run; a queued run only until the task queue's
-    retry window has passed.
+    retry window has passed. Called where runs are written: every dispatcher
+    tick, and before a run of the connection is queued.
     """
     now = timezone.now()
     runs = SyncRun.objects.filter(status__in=SyncRun.ACTIVE_STATUSES).select_related("connection")
@@ -141,13 +150,21 @@ def reap_abandoned_runs(*, connection: AzureConnection | None = None) -> int:
 def _took_lease_and_vanished(run: SyncRun) -> bool:
     """A worker leased the connection for this queued run, and its lease lapsed before it started."""
     connection = run.connection
-    return connection is not None and lease_run_id(connection) == run.pk and not is_leased(connection)
+    return (
+        connection is not None
+        and holder_run_id(connection.lease_holder) == run.pk
+        and not is_leased(connection)
+    )
 
 
 def _holds_lease(run: SyncRun) -> bool:
     """The run's connection is leased, and not by another run (one that took over from a dead worker)."""
     connection = run.connection
-    return connection is not None and is_leased(connection) and lease_run_id(connection) in (None, run.pk)
+    return (
+        connection is not None
+        and is_leased(connection)
+        and holder_run_id(connection.lease_holder) in (None, run.pk)
+    )
 
 
 def _hand_to_worker(run: SyncRun, *, broker: object | None = None) -> None:

@@ -11,7 +11,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from integrations.models import AzureConnection, Health, SiteMapping, SyncRun
-from integrations.services import pause
+from integrations.services import pause, runs
 from integrations.sync.lease import is_leased
 
 
@@ -41,6 +41,14 @@ def due_connections() -> list[AzureConnection]:
 
 
 QUEUE_CHUNK = 1000  # connections locked and queued per transaction
+
+
+def due_syncs_dispatch() -> list[SyncRun]:
+    """The dispatcher's tick: close the runs whose worker died, then queue a run for every
+    connection whose next sync is due. Reaping here (a write, every few minutes) is what ends
+    a dead worker's run when nobody asks for a sync; pages only read."""
+    runs.reap_abandoned_runs()
+    return queue_scheduled_runs(due_connections(), runs._hand_to_worker)
 
 
 def queue_scheduled_runs(

@@ -286,7 +286,7 @@ def undo_start(*, run: SyncRun, requested_by: User | None, hand_to_worker: bool 
         connection = AzureConnection.objects.select_for_update().filter(customer_id=run.customer_id).first()
         if connection is None:
             raise UndoNotAllowed(undo_refusal(run) or gettext("The customer is not connected."))
-        if runs.active_run(connection) is not None:
+        if runs.active_run_after_reaping(connection) is not None:
             raise UndoNotAllowed(
                 gettext("A sync of this connection is queued or running; undo once it has finished.")
             )

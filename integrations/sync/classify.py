@@ -14,7 +14,7 @@ from integrations.graph.errors import PermissionDeniedError
 from integrations.graph.models import GraphUser
 from integrations.models import AzureConnection, DirectoryUser
 from integrations.sync import bulk
-from integrations.sync.pipeline import read_ahead
+from integrations.sync.pipeline import prefetched
 
 CHUNK = 200  # ids per client call; the client splits them into $batch requests of 20
 BATCH = 20  # Graph's $batch limit (integrations.graph.client.BATCH_LIMIT)
@@ -143,8 +143,8 @@ def classify_disabled_users(
     readable = True if early is None or early.readable is None else early.readable
     unclassified = early.unclassified if early is not None else 0
     chunks = (pending[start : start + CHUNK] for start in range(0, len(pending), CHUNK))
-    # The Graph client asks for the next chunk while this one is stored.
-    answers = read_ahead(getattr(fetch_purposes, "__self__", None), map(fetch_purposes, chunks))
+    # The next chunk is asked for while this one is stored.
+    answers = prefetched(map(fetch_purposes, chunks))
     try:
         for purposes in answers:
             # One transaction per chunk, checked by `on_chunk` (the run's lease) before it writes.

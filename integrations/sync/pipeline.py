@@ -5,11 +5,8 @@ writing one is mostly waiting too (the database); overlapping the two hides
 one behind the other. A background thread drives the page iterator and hands
 over at most `depth` pages ahead, so memory stays bounded by a few pages. The
 thread never touches the database: every write, and the lease check guarding
-it, stays in the caller's thread.
-
-Only the Graph client is read ahead: it does network reads and nothing else.
-Another client (a test double) may do anything while it pages, even write
-to the database, so its pages are read in the caller's thread as before.
+it, stays in the caller's thread (which is why a directory client's reads may
+only read the directory, `runner.DirectoryClient`).
 """
 
 from __future__ import annotations
@@ -27,18 +24,6 @@ class _Done:
 
 
 _DONE = _Done()
-
-
-def overlaps_network(client: object) -> bool:
-    """Whether `client`'s reads may run in other threads: only the Graph client's (network only)."""
-    from integrations.graph.client import GraphClient
-
-    return isinstance(client, GraphClient)
-
-
-def read_ahead(client: object, pages: Iterable[T]) -> Iterator[T]:
-    """`pages` of `client`, fetched one page ahead when the client is the Graph client."""
-    return prefetched(pages) if overlaps_network(client) else iter(pages)
 
 
 class _Failure:

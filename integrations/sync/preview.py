@@ -5,8 +5,8 @@ from __future__ import annotations
 from itertools import islice
 from typing import Any
 
+from integrations.policies.summary import policy_summary
 from integrations.sync.plan import SkipReason, SyncPlan
-from integrations.sync.policy_summary import policy_summary
 
 SAMPLE_SIZE = 20
 

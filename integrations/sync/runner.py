@@ -22,17 +22,17 @@ from django.utils.translation import gettext_noop
 from integrations.graph.errors import DeltaExpiredError, MicrosoftError, PageTokenExpiredError
 from integrations.graph.models import UserPage
 from integrations.models import AzureConnection, SyncRun
-from integrations.sync import brake, loaders, outcome
+from integrations.policies import brake
+from integrations.policies.scope import refresh_scope_members
+from integrations.policies.summary import has_effect, policy_summary
+from integrations.sync import loaders, outcome
 from integrations.sync.apply import apply_plan
 from integrations.sync.classify import EarlyClassifier, classify_disabled_users
-from integrations.sync.heartbeat import Heartbeat
-from integrations.sync.lease import Lease, LeaseLost, holder_run_id
+from integrations.sync.lease import Heartbeat, Lease, LeaseLost
 from integrations.sync.mirror import mark_unseen_removed, write_page
-from integrations.sync.pipeline import overlaps_network, read_ahead
+from integrations.sync.pipeline import prefetched
 from integrations.sync.plan import SyncPlan, build_plan
-from integrations.sync.policy_summary import has_effect, policy_summary
 from integrations.sync.preview import summarize_plan
-from integrations.sync.scope import refresh_scope_members
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,14 @@ MAX_PASS_RESTARTS = 3
 
 
 class DirectoryClient(Protocol):
-    """What the sync needs of the Graph client (a test or benchmark may pass its own)."""
+    """What the sync needs of the Graph client (a test or benchmark may pass its own).
+
+    Its reads run in other threads while the run writes (`sync/pipeline.py`, the
+    early classification): they may only read the directory, never the database.
+    """
+
+    requests_made: int  # Graph requests made so far, kept on the run
+    read_permission: str  # the read role the token was granted ("" until known)
 
     def iter_user_delta(self, delta_link: str | None = None) -> Iterator[UserPage]: ...
 
@@ -76,15 +83,23 @@ def run_sync(
         run = SyncRun.queue(connection, trigger=trigger, dry_run=dry_run, requested_by=acting_user)
     if run.status != SyncRun.Status.QUEUED:
         return run
-    lease = Lease.acquire(connection.pk, run_id=run.pk)
+    with transaction.atomic():  # the lease and the claim in one commit
+        lease = Lease.acquire(connection.pk, run_id=run.pk)
+        claimed = lease is not None and run.claim()
     if lease is None:
-        _skip_if_queued(
-            run, connection.pk, gettext_noop("Another sync of this connection was already running.")
-        )
+        # Unless another worker holds the lease for this very run (a task delivered twice): it
+        # claimed the run in the commit that took the lease, so the run is no longer queued.
+        if not run.skip_if_queued(gettext_noop("Another sync of this connection was already running.")):
+            logger.info(
+                "Sync run %s is %s and handled by another worker; not skipping it", run.pk, run.status
+            )
         return run
+    released = False
     try:
-        if not run.claim():
+        if not claimed:
             return run  # another worker executed this very run (a task delivered twice)
+        if lease.took_over_run is not None and lease.took_over_run != run.pk:
+            _end_dead_run(lease.took_over_run)
         # Callers may hold a stale copy (delta link, mapping attribute): read it anew under the lease.
         connection = AzureConnection.objects.get(pk=connection.pk)
         with Heartbeat(lease):
@@ -105,33 +120,26 @@ def run_sync(
     else:
         if run.status != SyncRun.Status.RUNNING:
             return run  # held by the brake (nothing written; the schedule waits for a decision)
-        run.finish()
-        if not run.dry_run:
-            outcome.record_success(connection, run)
+        with transaction.atomic():  # the run's end, the connection's health and the lease: one commit
+            run.finish()
+            if not run.dry_run:
+                outcome.record_success(connection, run)
+            lease.release()
+            released = True
     finally:
-        lease.release()
+        if not released:
+            lease.release()
     return run
 
 
-def _skip_if_queued(run: SyncRun, connection_id: int, reason: str) -> None:
-    """Record the run as skipped, unless another worker is executing (or executed) it.
-
-    The lease may be held for this very run by a worker that has not claimed
-    it yet (a task delivered twice): that run is not skipped. The connection
-    row is locked while deciding, so no worker takes the lease meanwhile.
-    """
-    with transaction.atomic():
-        holder = (
-            AzureConnection.objects.select_for_update()
-            .filter(pk=connection_id)
-            .values_list("lease_holder", flat=True)
-            .first()
+def _end_dead_run(run_id: int) -> None:
+    """The run whose dead worker's lease this run took over ends now, not at the next reaping."""
+    for dead in SyncRun.objects.filter(pk=run_id, status__in=SyncRun.ACTIVE_STATUSES):
+        dead.abandon(
+            gettext_noop(
+                "The worker running this sync stopped unexpectedly; the next run will pick up from here."
+            )
         )
-        mine = holder_run_id(holder) == run.pk
-        skipped = not mine and run.skip_if_queued(reason)
-    if not skipped:
-        run.refresh_from_db()
-        logger.info("Sync run %s is %s and handled by another worker; not skipping it", run.pk, run.status)
 
 
 def _execute(
@@ -142,23 +150,15 @@ def _execute(
     warnings: list[str] = []
 
     if run.approves_id is None:  # an approval re-plans the mirror its held run already read
-        # Disabled accounts are classified page by page while the fetch goes on (Graph client only).
-        early = (
-            EarlyClassifier(connection, client.get_mailbox_purposes, on_chunk=lease.renew)
-            if overlaps_network(client)
-            else None
-        )
+        # Disabled accounts are classified page by page while the fetch goes on.
+        early = EarlyClassifier(connection, client.get_mailbox_purposes, on_chunk=lease.renew)
         try:
-            run.phase = "fetching"
-            run.save_fields("phase")
             _fetch(connection, run, lease, client, notes, early)
-
             run.phase = "classifying"
-            run.save_fields("phase")
+            run.save_fields("phase", "requests_made")
             warnings = _classify(connection, run, lease, client, early)
         finally:
-            if early is not None:
-                early.close()
+            early.close()
         _read_scope(connection, run, lease, client)
 
     run.phase = "planning"
@@ -167,15 +167,18 @@ def _execute(
     _record_plan(run, plan)
     run.warnings = [*run.warnings, *warnings, *_summarize_notes(notes)]
 
+    # From here the run's counts, warnings and preview are written by its end (`SyncRun.finish`,
+    # `hold`), or with the apply's progress: a run with nothing to write writes nothing more.
     if run.dry_run:
         run.preview = summarize_plan(plan)
-        run.save_fields("warnings", "preview")
         return
     if brake.stop_before_apply(connection, run, plan):
         return
+    if not plan.creates and not plan.updates:
+        return
     run.phase = "applying"
     run.progress_done, run.progress_total = 0, len(plan.creates) + len(plan.updates)
-    run.save_fields("phase", "warnings", "progress_done", "progress_total")
+    run.save_fields("phase", "warnings", "progress_done", "progress_total", *PLAN_COUNTS)
 
     def report(done: int) -> None:
         run.progress_done += done
@@ -190,7 +193,6 @@ def _execute(
             f"{len(result.raced)} contact(s) were created in the portal during the sync; "
             "they will be updated at the next run."
         )
-    run.save_fields("created", "updated", "fields_changed", "warnings")
 
 
 def _read_scope(connection: AzureConnection, run: SyncRun, lease: Lease, client: DirectoryClient) -> None:
@@ -208,7 +210,7 @@ def _fetch(
     lease: Lease,
     client: DirectoryClient,
     notes: list[str],
-    early: EarlyClassifier | None = None,
+    early: EarlyClassifier,
 ) -> None:
     """Read directory changes into the mirror; fall back to a full pass if the delta link expired.
 
@@ -245,7 +247,7 @@ def _fetch(
                 f"Microsoft's paging token expired mid-way; the directory was read again ({restarts}×)."
             )
     finally:
-        _count_requests(run, client, connection)
+        _record_requests(run, client, connection)
 
 
 def _classify(
@@ -253,28 +255,22 @@ def _classify(
     run: SyncRun,
     lease: Lease,
     client: DirectoryClient,
-    early: EarlyClassifier | None = None,
+    early: EarlyClassifier,
 ) -> list[str]:
     try:
         return classify_disabled_users(
             connection, client.get_mailbox_purposes, on_chunk=lease.renew, early=early
         )
     finally:
-        _count_requests(run, client, connection)
+        _record_requests(run, client, connection)
 
 
-def _count_requests(run: SyncRun, client: DirectoryClient, connection: AzureConnection) -> None:
-    """Keep the client's count of Graph requests on the run, and which permission it was granted.
-
-    Only a client that counts (the Graph client) reports these; another
-    directory client leaves them alone.
-    """
-    made = getattr(client, "requests_made", None)
-    if isinstance(made, int):
-        run.requests_made = made
-        run.save_fields("requests_made")
-    permission = getattr(client, "read_permission", None)
-    if isinstance(permission, str) and permission and permission != connection.read_permission:
+def _record_requests(run: SyncRun, client: DirectoryClient, connection: AzureConnection) -> None:
+    """Keep the client's count of Graph requests on the run (written with its next save), and
+    which read permission the client was granted."""
+    run.requests_made = client.requests_made
+    permission = client.read_permission
+    if permission and permission != connection.read_permission:
         connection.read_permission = permission
         AzureConnection.objects.filter(pk=connection.pk).update(read_permission=permission)
 
@@ -286,37 +282,39 @@ def _read_pages(
     client: DirectoryClient,
     delta_link: str | None,
     notes: list[str],
-    early: EarlyClassifier | None = None,
+    early: EarlyClassifier,
 ) -> None:
     full_pass = delta_link is None
     pass_started_at = timezone.now()
     run.full_pass = full_pass
+    run.phase = "fetching"
     run.progress_done = 0
     run.progress_total = (loaders.mirror_size(connection) or None) if full_pass else None
+    run.save_fields("phase", "fetched", "progress_done", "progress_total", "full_pass")
     final_link = None
     page: UserPage
-    for page in read_ahead(client, client.iter_user_delta(delta_link)):
+    for page in prefetched(client.iter_user_delta(delta_link)):
         result = write_page(
             connection, page.users, seen_at=timezone.now(), full_pass=full_pass, guard=lease.renew
         )
         notes.extend(page.problems)
         notes.extend(result.notes)
-        run.fetched += result.received
-        run.progress_done += result.received
-        run.save_fields("fetched", "progress_done", "progress_total", "full_pass")
-        if early is not None:
-            early.page_written(page.users)
+        if result.received:
+            run.fetched += result.received
+            run.progress_done += result.received
+            run.save_fields("fetched", "progress_done")
+        early.page_written(page.users)
         if page.delta_link:
             final_link = page.delta_link
     if final_link is None:
         # A delta enumeration always ends with a delta link; without one the
         # listing is incomplete and must not be treated as the whole directory.
         raise DeltaExpiredError("Microsoft Graph ended the user listing without a delta link.")
-    lease.renew()
     if full_pass:
+        lease.renew()
         mark_unseen_removed(connection, pass_started_at=pass_started_at)
     now = timezone.now()
-    AzureConnection.objects.filter(pk=connection.pk).update(
+    lease.renew(  # the new position is saved only while the lease is ours
         delta_link=final_link,
         delta_link_saved_at=now,
         **({"full_pass_completed_at": now} if full_pass else {}),
@@ -350,14 +348,17 @@ def plan_for_connection(
     )
 
 
+PLAN_COUNTS = ("created", "updated", "unchanged", "skipped", "skipped_by_reason", "fields_changed")
+
+
 def _record_plan(run: SyncRun, plan: SyncPlan) -> None:
+    """The plan's counts on the run (in memory: written with the apply's progress or by the run's end)."""
     run.created = len(plan.creates)
     run.updated = plan.updated
     run.unchanged = plan.unchanged + (len(plan.updates) - plan.updated)
     run.skipped = plan.skipped
     run.skipped_by_reason = dict(sorted(plan.skips.items()))
     run.fields_changed = plan.field_change_count
-    run.save_fields("created", "updated", "unchanged", "skipped", "skipped_by_reason", "fields_changed")
     _record_policy_effects(run, plan)
 
 

@@ -38,6 +38,9 @@ class FakeDirectory:
         self.requests: list[str] = []
         self.purpose_requests = 0
         self.fail_after_pages: int | None = None
+        # The client protocol's bookkeeping (`runner.DirectoryClient`).
+        self.requests_made = 0
+        self.read_permission = ""
 
     # -- arranging the tenant ----------------------------------------------------
     def add(self, *, purpose: str = "user", **props) -> str:

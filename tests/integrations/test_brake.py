@@ -6,10 +6,10 @@ import pytest
 from django.core.management import call_command
 
 from integrations.models import FieldChange, PauseReason, SyncRun
+from integrations.policies.brake import Threshold
 from integrations.services import runs
 from integrations.services.held_runs import DecisionNotAllowed, run_approve, run_reject
 from integrations.services.scheduling import due_connections
-from integrations.sync.brake import Threshold
 from portal.customers.models import Contact
 from tests.integrations.safety_helpers import approve_and_apply, populate, sync_run
 

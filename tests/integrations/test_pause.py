@@ -14,7 +14,7 @@ from django_q.conf import Conf
 
 from integrations import tasks
 from integrations.models import AzureConnection, PauseReason, SyncRun
-from integrations.services import runs
+from integrations.services import runs, scheduling
 from integrations.sync import runner
 from tests.integrations.test_sync_rules import add_person
 
@@ -55,7 +55,7 @@ def test_paused_connections_are_skipped_by_the_scheduler_and_resumed_by_the_butt
 def test_the_dispatcher_survives_a_connection_paused_between_finding_and_queueing(due, monkeypatch):
     found = [due]
     due.pause(PauseReason.MANUAL)
-    monkeypatch.setattr(tasks, "due_connections", lambda: found)
+    monkeypatch.setattr(scheduling, "due_connections", lambda: found)
 
     assert tasks.dispatch_due_syncs() == 0
 

@@ -313,7 +313,7 @@ def test_the_policy_preview_equals_the_run(mapped, directory, sync, policy):
     Contact.objects.filter(email="p4@contoso.com").update(mobile_phone="local edit")
     sync(mapped, dry_run=True)  # the mirror now holds the directory's state; nothing written
     if policy.get("scope_groups"):
-        from integrations.sync.scope import refresh_scope_members
+        from integrations.policies.scope import refresh_scope_members
 
         refresh_scope_members(mapped, directory, groups=policy["scope_groups"])
 

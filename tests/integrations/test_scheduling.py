@@ -47,6 +47,9 @@ def run_on_commit(django_capture_on_commit_callbacks):
 class Failing:
     """A directory client that raises the given error when the fetch starts."""
 
+    requests_made = 0
+    read_permission = ""
+
     def __init__(self, error: Exception) -> None:
         self.error = error
 
@@ -185,18 +188,20 @@ def test_disconnect_cancels_queued_runs(mapped):
     assert tasks.execute_run(queued.pk) == f"run {queued.pk}: nothing to do"
 
 
-def test_disconnect_stops_a_running_run_at_its_next_page(mapped, directory):
+def test_disconnect_stops_a_running_run_at_its_next_page(mapped, directory, monkeypatch):
     for n in range(9):
         add_person(directory, mail=f"u{n}@contoso.com")
-    pages = directory.iter_user_delta
+    write_page = runner.write_page
+    written = []
 
-    def disconnect_after_first_page(delta_link=None):
-        for number, page in enumerate(pages(delta_link)):
-            yield page
-            if number == 0:
-                connection_disconnect(connection=AzureConnection.objects.get(pk=mapped.pk))
+    def disconnect_after_first_page(*args, **kwargs):
+        result = write_page(*args, **kwargs)
+        written.append(result)
+        if len(written) == 1:  # a person disconnects while the run works
+            connection_disconnect(connection=AzureConnection.objects.get(pk=mapped.pk))
+        return result
 
-    directory.iter_user_delta = disconnect_after_first_page
+    monkeypatch.setattr(runner, "write_page", disconnect_after_first_page)
     run = runner.run_sync(mapped, trigger="manual", client_factory=directory)
 
     assert run.status == "cancelled"

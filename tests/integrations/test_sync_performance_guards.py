@@ -34,7 +34,7 @@ from integrations.sync.apply import apply_plan
 from integrations.sync.classify import classify_disabled_users
 from integrations.sync.lease import LeaseLost
 from integrations.sync.mirror import write_page
-from integrations.sync.pipeline import prefetched, read_ahead
+from integrations.sync.pipeline import prefetched
 from integrations.sync.plan import ContactState, MirrorUser, build_plan
 from integrations.sync.runner import plan_for_connection
 from portal.customers.models import Contact, Customer, Site
@@ -383,19 +383,23 @@ def test_read_ahead_stays_one_page_ahead_and_stops_when_the_reader_stops():
     assert len(produced) <= 4
 
 
-def test_only_the_graph_client_is_read_ahead_in_another_thread():
-    directory = FakeDirectory()
-    add_person(directory)
+def test_a_test_double_is_read_ahead_in_another_thread_as_the_graph_client_is(mapped, directory, sync):
+    for n in range(6):
+        add_person(directory, mail=f"p{n}@contoso.com")
     threads = []
+    pages = directory.iter_user_delta
 
-    def pages():
-        for page in directory.iter_user_delta():
+    def iter_user_delta(delta_link=None):
+        for page in pages(delta_link):
             threads.append(threading.current_thread())
             yield page
 
-    list(read_ahead(directory, pages()))
+    directory.iter_user_delta = iter_user_delta
 
-    assert threads == [threading.main_thread()] * len(threads)
+    run = sync(mapped)
+
+    assert run.status == "succeeded" and run.created == 6
+    assert len(threads) == 2 and threading.main_thread() not in threads
 
 
 def test_customers_do_not_share_mirror_rows_or_contacts(mapped, directory, sync):

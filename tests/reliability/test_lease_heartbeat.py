@@ -13,8 +13,7 @@ from django.db import connections
 
 from integrations.models import AzureConnection, SyncRun
 from integrations.sync import lease as leases
-from integrations.sync.heartbeat import Heartbeat
-from integrations.sync.lease import Lease
+from integrations.sync.lease import Heartbeat, Lease
 from integrations.sync.runner import run_sync
 from tests.integrations.fakes import FakeDirectory
 from tests.integrations.test_sync_resilience import connect, fill

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from integrations.models import AzureConnection, SyncRun
@@ -131,19 +132,32 @@ def test_the_reaper_closes_a_running_run_whose_lease_another_run_took_over(conne
     assert current.status == "running"
 
 
+def test_a_run_taking_over_a_dead_workers_lease_ends_that_workers_run_at_once(connection):
+    dead = SyncRun.objects.create(
+        customer=connection.customer, connection=connection, trigger="scheduled", status="running"
+    )
+    held_by(connection, pid=dead_pid(), run=dead.pk)
+
+    run = run_sync(connection, trigger="manual", client_factory=FakeDirectory())
+
+    dead.refresh_from_db()
+    assert run.status == "succeeded"
+    assert (dead.status, dead.error_kind) == ("failed", "abandoned")
+
+
 def test_a_run_delivered_twice_is_not_skipped_by_the_worker_that_finds_its_twin_holding_the_lease(
     connection,
 ):
     run = SyncRun.queue(connection, trigger="manual")
-    twin = Lease.acquire(connection.pk, run_id=run.pk)  # the other worker, about to claim the run
+    stale = SyncRun.objects.get(pk=run.pk)  # the second worker's copy, read while the run was queued
+    with transaction.atomic():  # the twin takes the lease and claims the run in one commit, as run_sync does
+        twin = Lease.acquire(connection.pk, run_id=run.pk)
+        assert run.claim()
 
-    second = run_sync(connection, trigger="manual", run=run, client_factory=FakeDirectory())
+    second = run_sync(connection, trigger="manual", run=stale, client_factory=FakeDirectory())
 
-    assert second.status == "queued"
-    twin.release()  # (in reality the twin executes it; here this test does)
-    assert (
-        run_sync(connection, trigger="manual", run=run, client_factory=FakeDirectory()).status == "succeeded"
-    )
+    assert second.status == "running"  # left to the twin, not skipped
+    twin.release()
 
 
 def test_a_run_finding_another_run_holding_the_lease_is_skipped(connection):

@@ -193,6 +193,9 @@ def _exception_holds_the_token(connection) -> SyncRun:
         token = client._current_token()
 
         class Broken:
+            requests_made = 0
+            read_permission = ""
+
             def iter_user_delta(self, delta_link=None):
                 raise RuntimeError(f"unexpected state with {token.token} and Bearer {token.token}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from integrations.cli import resolve_connection
-from integrations.sync.brake import threshold_for
+from integrations.policies.brake import threshold_for
 
 
 class Command(BaseCommand):
