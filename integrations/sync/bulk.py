@@ -289,8 +289,11 @@ def _copy_new_contacts(
     """
     from psycopg.errors import UniqueViolation
 
+    # The sequence is looked up once, not once per id (a catalog lookup each).
     cursor.execute(
-        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [CONTACT, len(rows)]
+        "SELECT nextval(sequence) FROM (SELECT pg_get_serial_sequence(%s, 'id')::regclass AS sequence OFFSET 0) s, "
+        "generate_series(1, %s)",
+        [CONTACT, len(rows)],
     )
     ids = [pk for (pk,) in cursor.fetchall()]
     email = NEW_CONTACT_COLUMNS.index("email")
