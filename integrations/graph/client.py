@@ -7,7 +7,9 @@ JSON never travels inward.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import operator
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -428,10 +430,70 @@ _STRING_PROPERTIES = tuple(
     if prop not in {"id", "accountEnabled", "assignedLicenses"}
 )
 _PRESENT: dict[tuple[str, ...], frozenset[str]] = {}  # at most 2**12 keys: subsets in a fixed order
+_CHECKED_ORDER = (
+    *_STRING_PROPERTIES,
+    ("accountEnabled", "account_enabled"),
+    ("assignedLicenses", "has_license"),
+)
+_GRAPH_USER_ORDER = tuple(field.name for field in dataclasses.fields(GraphUser))
+# The fast path reads a record's properties in GraphUser's positional order (after
+# object_id, present, removed), with the licence list last: absent ones read as None,
+# which is also GraphUser's default.
+_POSITIONAL = tuple(
+    prop
+    for prop, attribute in sorted(USER_PROPERTIES.items(), key=lambda item: _GRAPH_USER_ORDER.index(item[1]))
+    if prop != "id"
+)
+_ENABLED = _POSITIONAL.index("accountEnabled")
+_LICENSES = _POSITIONAL.index("assignedLicenses")
+_TEXT_AT = tuple(n for n, prop in enumerate(_POSITIONAL) if n not in (_ENABLED, _LICENSES))
+_texts_at = operator.itemgetter(*_TEXT_AT)
+_TEXT_TYPES = frozenset({str, type(None)})
+_PRESENT_BY_KEYS: dict[tuple[str, ...], frozenset[str]] = {}  # records' key tuples seen (bounded below)
+_PRESENT_BY_KEYS_MAX = 4096
 
 
 def parse_user(raw: object) -> GraphUser | str:
-    """A GraphUser, or why the record is unusable. `present` names the properties sent."""
+    """A GraphUser, or why the record is unusable. `present` names the properties sent.
+
+    The common record (a JSON object whose values all have their expected
+    types) is read with C-level calls and built positionally; anything else
+    takes the checked path below, which also says what is wrong.
+    """
+    if type(raw) is not dict:
+        return _parse_user_checked(raw)
+    object_id = raw.get("id")
+    values = list(map(raw.get, _POSITIONAL))
+    enabled, licenses = values[_ENABLED], values[_LICENSES]
+    if (
+        type(object_id) is not str
+        or not object_id.strip()
+        or not (enabled is None or type(enabled) is bool)
+        or not (licenses is None or type(licenses) is list)
+        or not _TEXT_TYPES.issuperset(map(type, _texts_at(values)))
+    ):
+        return _parse_user_checked(raw)
+    keys = tuple(raw)
+    present = _PRESENT_BY_KEYS.get(keys)
+    if present is None:
+        present = _present(raw)
+        if len(_PRESENT_BY_KEYS) < _PRESENT_BY_KEYS_MAX:
+            _PRESENT_BY_KEYS[keys] = present
+    if licenses is not None:
+        values[_LICENSES] = len(licenses) > 0
+    return GraphUser(object_id, present, "@removed" in raw, *values)
+
+
+def _present(raw: dict[str, Any]) -> frozenset[str]:
+    key = tuple(attribute for prop, attribute in _CHECKED_ORDER if prop in raw)
+    present = _PRESENT.get(key)
+    if present is None:
+        present = _PRESENT.setdefault(key, frozenset({"object_id", *key}))
+    return present
+
+
+def _parse_user_checked(raw: object) -> GraphUser | str:
+    """`parse_user`, property by property: the path of unusual records and of errors."""
     if not isinstance(raw, dict):
         return "not a JSON object"
     object_id = raw.get("id")
@@ -457,7 +519,7 @@ def parse_user(raw: object) -> GraphUser | str:
     key = tuple(values)
     present = _PRESENT.get(key)
     if present is None:
-        present = _PRESENT.setdefault(key, frozenset({"object_id", *values}))
+        present = _PRESENT.setdefault(key, frozenset({"object_id", *key}))
     return GraphUser(object_id=object_id, present=present, removed="@removed" in raw, **values)
 
 

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Model
 
@@ -121,16 +121,23 @@ def upsert_mirror(
     groups: Sequence[tuple[Sequence[str], Sequence[Row]]],
     *,
     seen_at: datetime,
+    probably_new: bool = False,
 ) -> None:
     """Insert or merge mirror rows of one connection.
 
     `columns` name every value of a row (object_id first); each group is
     (the columns a conflict may overwrite, its rows). An existing row whose
     `account_enabled` changes forgets its mailbox purpose, so it is asked again.
+    `probably_new` (a connection's first full pass): on PostgreSQL the rows
+    are COPYed straight into the mirror, and merged as usual should one of
+    them exist after all.
     """
     seen = _datetime(seen_at)
     with connection.cursor() as cursor:
         if _postgres():
+            _mirror_commit_async(cursor)
+            if probably_new and _copy_new_mirror_rows(cursor, connection_id, columns, groups, seen):
+                return
             _temp_table(cursor, "sync_mirror_page", DirectoryUser, columns, "shape integer")
             _copy(
                 cursor,
@@ -154,6 +161,49 @@ def upsert_mirror(
                 f"ON CONFLICT (connection_id, object_id) DO UPDATE SET {_mirror_updates(update)}",
                 [(connection_id, seen, *row) for row in rows],
             )
+
+
+def _mirror_commit_async(cursor: CursorWrapper) -> None:
+    """The page's transaction commits without waiting for its WAL to reach the disk.
+
+    Safe (design.md §8): PostgreSQL stays consistent whatever happens; a
+    crash may lose the last pages' writes (those committed in the last
+    ~3 x wal_writer_delay), never part of one. Every later synchronous commit
+    (the run's progress, the delta link saved after the last page) flushes
+    the WAL up to its own commit record, so it makes every earlier page
+    durable: a delta link on disk implies every page read before it is too,
+    and a lost page is read again by the next run from the link still saved.
+    Outside a transaction (autocommit) SET LOCAL does nothing.
+    """
+    cursor.execute("SET LOCAL synchronous_commit = off")
+
+
+def _copy_new_mirror_rows(
+    cursor: CursorWrapper,
+    connection_id: int,
+    columns: Sequence[str],
+    groups: Sequence[tuple[Sequence[str], Sequence[Row]]],
+    seen: Any,
+) -> bool:
+    """COPY rows into the mirror as new ones; False (nothing written) if one already exists.
+
+    A new row is what the upsert would insert for it (its conflict columns
+    only matter for a row that exists); a duplicate id aborts the COPY, whose
+    savepoint is rolled back, and the caller merges the page instead.
+    """
+    from psycopg.errors import UniqueViolation
+
+    try:
+        with transaction.atomic():
+            _copy(
+                cursor,
+                MIRROR,
+                ["connection_id", "last_seen_at", "purpose", *columns],
+                ((connection_id, seen, "", *row) for _, rows in groups for row in rows),
+            )
+    except UniqueViolation:
+        return False
+    return True
 
 
 def _mirror_updates(update: Sequence[str]) -> str:
@@ -192,6 +242,9 @@ def insert_contacts(customer_id: int, rows: Sequence[Row], *, now: datetime) -> 
     columns = ", ".join(NEW_CONTACT_COLUMNS)
     with connection.cursor() as cursor:
         if _postgres():
+            copied = _copy_new_contacts(cursor, customer_id, rows, stamp)
+            if copied is not None:
+                return copied
             _temp_table(cursor, "sync_new_contacts", Contact, NEW_CONTACT_COLUMNS)
             _copy(cursor, "sync_new_contacts", NEW_CONTACT_COLUMNS, rows)
             cursor.execute(
@@ -222,6 +275,39 @@ def insert_contacts(customer_id: int, rows: Sequence[Row], *, now: datetime) -> 
             )
             inserted.extend(cursor.fetchall())
         return inserted
+
+
+def _copy_new_contacts(
+    cursor: CursorWrapper, customer_id: int, rows: Sequence[Row], stamp: Any
+) -> list[tuple[int, str]] | None:
+    """COPY new contacts straight into the table, with ids taken from its sequence first.
+
+    None (nothing written) if one of them conflicts with an existing contact
+    (one created in the portal since the plan): the COPY's savepoint is
+    rolled back and the caller inserts them one conflict at a time instead.
+    The ids a failed attempt took are simply not used (a sequence has gaps anyway).
+    """
+    from psycopg.errors import UniqueViolation
+
+    # The sequence is looked up once, not once per id (a catalog lookup each).
+    cursor.execute(
+        "SELECT nextval(sequence) FROM (SELECT pg_get_serial_sequence(%s, 'id')::regclass AS sequence OFFSET 0) s, "
+        "generate_series(1, %s)",
+        [CONTACT, len(rows)],
+    )
+    ids = [pk for (pk,) in cursor.fetchall()]
+    email = NEW_CONTACT_COLUMNS.index("email")
+    try:
+        with transaction.atomic():
+            _copy(
+                cursor,
+                CONTACT,
+                ("id", "customer_id", "created_at", "updated_at", *NEW_CONTACT_COLUMNS),
+                ((pk, customer_id, stamp, stamp, *row) for pk, row in zip(ids, rows, strict=True)),
+            )
+    except UniqueViolation:
+        return None
+    return [(pk, row[email]) for pk, row in zip(ids, rows, strict=True)]
 
 
 def update_contacts(groups: Mapping[tuple[str, ...], Sequence[Row]], *, now: datetime) -> int:

@@ -60,6 +60,9 @@ def mirror_users(connection: AzureConnection) -> Iterator[MirrorUser]:
     )
     shared: dict[Any, Any] = {}  # the driver's values, each stored once
     share = shared.setdefault
+    sqlite_flags = db.vendor != "postgresql"  # psycopg returns booleans as such, SQLite 0/1
+    # The tuple itself, without the named tuple's constructor (a Python call per user).
+    new = tuple.__new__
     for row in _rows(sql, [connection.pk, False]):
         # In MirrorUser's field order (the SELECT's).
         (
@@ -78,21 +81,26 @@ def mirror_users(connection: AzureConnection) -> Iterator[MirrorUser]:
             purpose,
             display,
         ) = row
-        yield MirrorUser(
-            oid,
-            given,
-            surname,
-            share(title, title),
-            phone,
-            mail,
-            upn,
-            share(office, office),
-            share(department, department),
-            _flag(enabled),
-            share(kind, kind),
-            _flag(licensed),
-            share(purpose, purpose),
-            display,
+        if sqlite_flags:
+            enabled, licensed = _flag(enabled), _flag(licensed)
+        yield new(
+            MirrorUser,
+            (
+                oid,
+                given,
+                surname,
+                share(title, title),
+                phone,
+                mail,
+                upn,
+                share(office, office),
+                share(department, department),
+                enabled,
+                share(kind, kind),
+                licensed,
+                share(purpose, purpose),
+                display,
+            ),
         )
 
 

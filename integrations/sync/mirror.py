@@ -74,7 +74,14 @@ def write_page(
         groups.setdefault(update, []).append(row)
     with transaction.atomic():
         guard()
-        bulk.upsert_mirror(connection.pk, ROW_COLUMNS, list(groups.items()), seen_at=seen_at)
+        bulk.upsert_mirror(
+            connection.pk,
+            ROW_COLUMNS,
+            list(groups.items()),
+            seen_at=seen_at,
+            # A first full pass finds an empty mirror (design.md §8): its rows are COPYed in.
+            probably_new=full_pass and connection.full_pass_completed_at is None,
+        )
     return result
 
 
