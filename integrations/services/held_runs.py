@@ -14,6 +14,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils.translation import gettext
 
+from integrations import selectors
 from integrations.models import AzureConnection, PauseReason, SyncRun
 
 
@@ -45,7 +46,8 @@ def run_approve(*, run: SyncRun, by: User | None, hand_to_worker: bool = True) -
     user = by if by is not None and by.is_authenticated else None
     with transaction.atomic():
         AzureConnection.objects.select_for_update().filter(pk=connection.pk).first()
-        if runs.active_run(connection) is not None:
+        runs.reap_abandoned_runs(connection=connection)
+        if selectors.active_run(connection=connection) is not None:
             raise DecisionNotAllowed(
                 gettext("Another run of this connection is queued or running; try again when it ends.")
             )

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from integrations import selectors
 from integrations.models import AzureConnection, SyncRun
 from integrations.services import pause
 from integrations.sync.lease import is_leased, lease_run_id
@@ -45,16 +46,6 @@ class Enqueued:
         return _("A sync is already running for this customer; no new one was started.")
 
 
-def active_run(connection: AzureConnection) -> SyncRun | None:
-    """The run that is really queued or running for the connection, if any."""
-    reap_abandoned_runs(connection=connection)
-    return (
-        SyncRun.objects.filter(connection=connection, status__in=SyncRun.ACTIVE_STATUSES)
-        .order_by("-created_at")
-        .first()
-    )
-
-
 def run_enqueue(
     *,
     connection: AzureConnection,
@@ -77,7 +68,8 @@ def run_enqueue(
         )
     with transaction.atomic():
         AzureConnection.objects.select_for_update().filter(pk=connection.pk).first()
-        existing = active_run(connection)
+        reap_abandoned_runs(connection=connection)
+        existing = selectors.active_run(connection=connection)
         if existing is not None:
             return Enqueued(run=existing, started=False)
         # Paused, or a mass change waits for a decision (docs/design.md §6.1). A preview writes nothing,

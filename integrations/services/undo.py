@@ -26,6 +26,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from integrations import selectors
 from integrations.models import AzureConnection, FieldChange, PauseReason, SyncRun
 from integrations.sync.lease import Lease, LeaseLost
 from integrations.sync.plan import ACTIVE_FIELD, EMAIL_FIELD, SITE_FIELD, SYNCED_FIELDS
@@ -286,7 +287,8 @@ def undo_start(*, run: SyncRun, requested_by: User | None, hand_to_worker: bool 
         connection = AzureConnection.objects.select_for_update().filter(customer_id=run.customer_id).first()
         if connection is None:
             raise UndoNotAllowed(undo_refusal(run) or gettext("The customer is not connected."))
-        if runs.active_run(connection) is not None:
+        runs.reap_abandoned_runs(connection=connection)
+        if selectors.active_run(connection=connection) is not None:
             raise UndoNotAllowed(
                 gettext("A sync of this connection is queued or running; undo once it has finished.")
             )
