@@ -203,7 +203,9 @@ def connection_disconnect(*, connection: AzureConnection, actor: User | None = N
     with transaction.atomic():
         SyncRun.cancel_queued(connection, gettext_noop("Cancelled: the connection was disconnected."))
         connection.delete()
-        activity.connection_disconnected(connection, actor=actor)
+    # Recorded after the delete's commit, as before the service took this over: the
+    # transaction that deletes the mirror's rows stays as short as it can.
+    activity.connection_disconnected(connection, actor=actor)
     tokens.forget_tenant(tenant_id)
     logger.info("Disconnected tenant %s from customer %s", tenant_id, connection.customer_id)
     return _(REMOVE_APP_INSTRUCTIONS)
