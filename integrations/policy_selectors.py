@@ -1,14 +1,19 @@
-"""Reads for the policies (design.md §6.2): what the directory says about pinned fields."""
+"""Reads for the policies (design.md §6.2): what the directory says about pinned fields,
+which scope groups no sync has read, and the plan under an unsaved policy. Nothing here writes."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from integrations.models import AzureConnection, DirectoryUser
+from integrations.models import AzureConnection, DirectoryUser, ScopeGroupMember
 from integrations.sync.loaders import MIRROR_ATTRIBUTE
 from integrations.sync.plan import SITE_FIELD, SYNCED_FIELDS
 from integrations.sync.values import value_key
 from portal.customers.models import Contact, ContactPin
+
+if TYPE_CHECKING:
+    from integrations.services.policies import Policy
 
 LABELS = dict(ContactPin.FIELDS)
 
@@ -70,3 +75,39 @@ def _values(
         sites = {m.value_key: m.site.name for m in connection.mappings.all()}
         return (contact.site.name if contact.site else ""), sites.get(value_key(raw), "")
     return getattr(contact, field), getattr(user, SYNCED_FIELDS[field])
+
+
+def directory_values(contact: Contact) -> dict[str, str]:
+    """What the mirror says for each synced field of the contact, its site included
+    (empty when the contact has no directory user)."""
+    connection = AzureConnection.objects.filter(customer_id=contact.customer_id).first()
+    if connection is None or not contact.azure_object_id:
+        return {}
+    user = DirectoryUser.objects.filter(
+        connection=connection, object_id=contact.azure_object_id, removed=False
+    ).first()
+    if user is None:
+        return {}
+    values = {name: getattr(user, attribute) for name, attribute in SYNCED_FIELDS.items()}
+    raw = getattr(user, MIRROR_ATTRIBUTE[connection.mapping_attribute])
+    site = connection.mappings.select_related("site").filter(value_key=value_key(raw)).first()
+    values[SITE_FIELD] = site.site.name if site else ""
+    return values
+
+
+def unread_scope_groups(*, connection: AzureConnection, policy: Policy) -> list[str]:
+    """Groups whose members no sync has read yet: a preview cannot count them."""
+    read = set(
+        ScopeGroupMember.objects.filter(connection=connection, group_id__in=policy.scope_groups)
+        .values_list("group_id", flat=True)
+        .distinct()
+    )
+    return [group for group in policy.scope_groups if group not in read]
+
+
+def policy_preview(*, connection: AzureConnection, policy: Policy) -> dict:
+    """What the next sync would do under `policy`, unsaved: the run's own plan, summarised."""
+    from integrations.sync.preview import summarize_plan
+    from integrations.sync.runner import plan_for_connection
+
+    return summarize_plan(plan_for_connection(connection, policy=policy.as_overrides()))

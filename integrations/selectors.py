@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from integrations.models import AzureConnection, SyncRun
 
@@ -30,6 +30,29 @@ class ConnectionStatus:
             key: value.isoformat() if isinstance(value, datetime) else value
             for key, value in asdict(self).items()
         }
+
+
+def active_run(*, connection: AzureConnection) -> SyncRun | None:
+    """The run queued or running for the connection, if any.
+
+    A pure read: a run whose worker died still shows here until it is reaped
+    (`services.runs.reap_abandoned_runs`, called by the services that start runs).
+    """
+    return (
+        SyncRun.objects.filter(connection=connection, status__in=SyncRun.ACTIVE_STATUSES)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def pending_held_runs() -> QuerySet[SyncRun]:
+    """Runs held for approval (a mass change, docs/design.md §6.1) and not decided yet."""
+    return SyncRun.objects.filter(status=SyncRun.Status.HELD, decision=SyncRun.Decision.PENDING)
+
+
+def held_run(*, connection: AzureConnection) -> SyncRun | None:
+    """The run of `connection` waiting for approval, if any."""
+    return pending_held_runs().filter(connection=connection).order_by("-created_at").first()
 
 
 def connection_statuses() -> list[ConnectionStatus]:

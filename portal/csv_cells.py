@@ -1,4 +1,10 @@
-"""Spreadsheet formula neutralisation for CSV exports (CSV injection).
+"""The CSV exports' shared parts: streaming rows, and spreadsheet formula
+neutralisation (CSV injection). Used by the audit log and the activity log.
+
+Streaming: Django's "Streaming large CSV files" recipe
+(https://docs.djangoproject.com/en/5.2/howto/outputting-csv/#streaming-large-csv-files).
+
+Formula neutralisation:
 
 Reference: https://owasp.org/www-community/attacks/CSV_Injection
 A spreadsheet may evaluate a cell that starts with = + - @, a tab or a carriage
@@ -12,6 +18,7 @@ readable and is shown as text.
 
 from __future__ import annotations
 
+import csv
 import re
 import unicodedata
 
@@ -20,6 +27,18 @@ CONTROL_TRIGGERS = ("\t", "\r")
 # Characters a spreadsheet ignores before a formula but str.isspace() does not know.
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u180e"
 _LINES = re.compile(r"(\r\n|\n|\r|\u2028|\u2029|\x0b|\x0c|\x85)")
+
+
+class Echo:
+    """A pseudo-buffer whose `write` returns the line, so a csv writer yields rows one by one."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def streaming_writer():
+    """A csv writer whose `writerow` returns the row's text (for a StreamingHttpResponse)."""
+    return csv.writer(Echo())
 
 
 def line_is_risky(line: str) -> bool:

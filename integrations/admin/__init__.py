@@ -6,4 +6,5 @@ custom admin view. Only integration staff (`integrations.manage_azure`, or
 superusers) see or use any of it.
 """
 
-from integrations.admin import audit, connections, runs  # noqa: F401  (registers the admins)
+# `customers` and `contacts` extend the customers app's admins and register them in their place.
+from integrations.admin import audit, connections, contacts, customers, runs  # noqa: F401  (registers the admins)

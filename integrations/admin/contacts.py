@@ -1,5 +1,6 @@
 """What the policies add to the contact admin (design.md §6.2): pinned fields and
-what the directory says about them."""
+what the directory says about them. The customers app's ContactAdmin is
+subclassed here and registered in its place."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from integrations.policy_selectors import pinned_divergences
+from portal.customers.admin import ContactAdmin
 from portal.customers.models import Contact, ContactPin
 from portal.users import signed_in_user
 
@@ -57,3 +59,20 @@ class ContactPolicyAdminMixin(_ContactModelAdmin):
                 pin.delete()
             return
         super().save_formset(request, form, formset, change)
+
+
+def _after(fields: list[str], anchor: str, name: str) -> list[str]:
+    """`fields` with `name` inserted after `anchor` (at the end without it)."""
+    at = fields.index(anchor) + 1 if anchor in fields else len(fields)
+    return [*fields[:at], name, *fields[at:]]
+
+
+admin.site.unregister(Contact)
+
+
+@admin.register(Contact)
+class PolicyContactAdmin(ContactPolicyAdminMixin, ContactAdmin):
+    """The contact admin with its pinned fields and what the directory says about them."""
+
+    readonly_fields = _after(list(ContactAdmin.readonly_fields), "mailbox_purpose", "directory_divergences")
+    inlines = [*ContactAdmin.inlines, ContactPinInline]

@@ -1,5 +1,10 @@
-"""The integration's tools on the Customer and Site admins: actions, object-tool
-buttons and the custom admin views behind them (`get_urls` + `admin_view`)."""
+"""The integration's tools on the Customer and Site admins: actions, columns, a
+filter, object-tool buttons and the custom admin views behind them (`get_urls` +
+`admin_view`).
+
+The customers app does not know about the integration: its admins are
+subclassed here with the integration's mixins and registered in their place.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from integrations.admin.base import IntegrationPermissionMixin, connection_of, r
 from integrations.health_selectors import stale_before
 from integrations.models import Health
 from integrations.permissions import is_integration_staff
+from portal.customers.admin import CustomerAdmin, SiteAdmin
 from portal.customers.models import Customer, Site
 
 
@@ -109,7 +115,7 @@ class CustomerIntegrationAdminMixin(IntegrationPermissionMixin, _ModelAdmin):
         connection = connection_of(customer)
         return connection.last_sync_at if connection and connection.last_sync_at else "–"
 
-    change_form_template = "admin/customers/customer/change_form.html"
+    change_form_template = "admin/integrations/customer_change_form.html"
 
     def get_urls(self):
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
@@ -201,7 +207,7 @@ class CustomerIntegrationAdminMixin(IntegrationPermissionMixin, _ModelAdmin):
             "not_in_plan": None if customer.azure_sync_available else _not_in_plan(customer),
         }
         request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/customers/customer/azure_import.html", context)
+        return TemplateResponse(request, "admin/integrations/customer_azure_import.html", context)
 
     def azure_sync_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         require_integration_staff(request)
@@ -228,7 +234,7 @@ class CustomerIntegrationAdminMixin(IntegrationPermissionMixin, _ModelAdmin):
 class SiteIntegrationAdminMixin(_SiteModelAdmin):
     """The Import from Azure AD button on a site's page (the import is per customer)."""
 
-    change_form_template = "admin/customers/site/change_form.html"
+    change_form_template = "admin/integrations/site_change_form.html"
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
@@ -243,3 +249,28 @@ def _not_in_plan(customer: Customer) -> str:
         "The Azure AD sync is not included in %(customer)s's %(plan)s plan, "
         "so its contacts cannot be imported from Azure AD."
     ) % {"customer": customer.name, "plan": customer.get_plan_display()}
+
+
+# -- the customers app's admins, with the integration ---------------------------------
+admin.site.unregister(Customer)
+
+
+@admin.register(Customer)
+class IntegrationCustomerAdmin(CustomerIntegrationAdminMixin, CustomerAdmin):
+    """The customer admin with the integration's columns, filter and actions."""
+
+    list_display = [*CustomerAdmin.list_display, *CustomerIntegrationAdminMixin.INTEGRATION_COLUMNS]
+    list_filter = [*CustomerAdmin.list_filter, IntegrationHealthFilter]
+    # Shown only to staff with the integration permission (`permissions=["manage_azure"]`).
+    actions = ["azure_import", "azure_sync_now", "azure_disconnect"]
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("azure_connection")
+
+
+admin.site.unregister(Site)
+
+
+@admin.register(Site)
+class IntegrationSiteAdmin(SiteIntegrationAdminMixin, SiteAdmin):
+    """The site admin with the Import from Azure AD button."""

@@ -18,7 +18,6 @@ from integrations.admin.base import connection_of, require_integration_staff, ru
 from integrations.models import SyncRun
 from integrations.services.connections import REMOVE_APP_INSTRUCTIONS, connection_disconnect
 from integrations.services.runs import sync_now
-from portal.activity import services as activity
 from portal.customers.models import Customer
 from portal.users import signed_in_user
 
@@ -98,8 +97,7 @@ def disconnect_customers(
     for customer in customers:
         connection = connection_of(customer)
         if connection is not None:
-            instructions = connection_disconnect(connection=connection)
-            activity.connection_disconnected(connection, actor=signed_in_user(request))
+            instructions = connection_disconnect(connection=connection, actor=signed_in_user(request))
             admin_history(
                 request,
                 customer,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
@@ -21,6 +22,7 @@ from integrations.graph import tokens
 from integrations.graph.errors import ConsentRequiredError, PermissionDeniedError, TransientError
 from integrations.graph.models import AccessToken
 from integrations.models import AzureConnection, Health, MappingAttribute, SyncRun
+from portal.activity import services as activity
 from portal.customers.models import Customer
 
 logger = logging.getLogger(__name__)
@@ -137,6 +139,47 @@ def connection_connect(
         raise ConnectError(_("This Microsoft tenant was just connected to another customer.")) from exc
 
 
+@dataclass(frozen=True)
+class Connected:
+    """What a consent led to: the connection, and whether it was a reconnect."""
+
+    connection: AzureConnection
+    reconnected: bool  # the mapping was still there: no directory read was queued
+    tenant_label: str  # the tenant's name, or its id when the name could not be read
+
+
+def connection_connect_from_consent(
+    *, customer: Customer, tenant_id: str, tenant_name: str = "", connected_by: User | None
+) -> Connected:
+    """The end of the consent flow (docs/design.md §4): prove the tenant's consent
+    reached the app's tokens, connect, record it, and read the directory so its
+    offices or departments can be mapped (not on a reconnect: its mapping is kept).
+
+    Raises ConnectError (the message is safe to show) or a MicrosoftError.
+    """
+    from integrations.services.runs import directory_read
+
+    if not customer.azure_sync_available:
+        raise ConnectError(_("The Microsoft Entra ID sync is not included in this customer's plan."))
+    verify_tenant_access(tenant_id, fresh_consent=True)
+    tenant_name = tenant_name or read_tenant_name(tenant_id)
+    connection = connection_connect(
+        customer=customer, tenant_id=tenant_id, tenant_name=tenant_name, connected_by=connected_by
+    )
+    activity.connection_connected(connection, actor=connected_by)
+    logger.info(
+        "Customer %s connected to tenant %s by user %s",
+        customer.pk,
+        tenant_id,
+        connected_by.pk if connected_by is not None else None,
+    )
+    label = tenant_name or tenant_id
+    if connection.mappings.exists():
+        return Connected(connection=connection, reconnected=True, tenant_label=label)
+    directory_read(connection=connection, requested_by=connected_by)
+    return Connected(connection=connection, reconnected=False, tenant_label=label)
+
+
 def _renew(connection: AzureConnection, tenant_name: str) -> AzureConnection:
     """Reconnecting the same tenant (after consent was revoked) makes it healthy and due again."""
     connection.tenant_name = tenant_name or connection.tenant_name
@@ -149,8 +192,9 @@ def _renew(connection: AzureConnection, tenant_name: str) -> AzureConnection:
     return connection
 
 
-def connection_disconnect(*, connection: AzureConnection) -> str:
-    """Stop syncing: cancel queued runs, drop the mirror and mapping, keep contacts and history.
+def connection_disconnect(*, connection: AzureConnection, actor: User | None = None) -> str:
+    """Stop syncing: cancel queued runs, drop the mirror and mapping, keep contacts and history;
+    the customer's activity log records it (`actor`: who, None for a command).
 
     A running run notices at its next page (its lease is gone with the row)
     and stops as cancelled. Returns how to remove the app from the tenant.
@@ -159,6 +203,9 @@ def connection_disconnect(*, connection: AzureConnection) -> str:
     with transaction.atomic():
         SyncRun.cancel_queued(connection, gettext_noop("Cancelled: the connection was disconnected."))
         connection.delete()
+    # Recorded after the delete's commit, as before the service took this over: the
+    # transaction that deletes the mirror's rows stays as short as it can.
+    activity.connection_disconnected(connection, actor=actor)
     tokens.forget_tenant(tenant_id)
     logger.info("Disconnected tenant %s from customer %s", tenant_id, connection.customer_id)
     return _(REMOVE_APP_INSTRUCTIONS)

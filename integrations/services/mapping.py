@@ -3,58 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from integrations.models import AzureConnection, DirectoryUser, MappingAttribute, SiteMapping, SyncRun
-from integrations.sync.loaders import MIRROR_ATTRIBUTE
+from integrations import mapping_selectors
+from integrations.models import AzureConnection, MappingAttribute, SiteMapping, SyncRun
 from integrations.sync.values import value_key
+from portal.activity import services as activity
 from portal.customers.models import Site
+
+if TYPE_CHECKING:
+    from integrations.services.runs import Enqueued
 
 
 class MappingError(Exception):
     """A mapping request that cannot be carried out; the message says why."""
-
-
-@dataclass(frozen=True)
-class AttributeValue:
-    """One distinct value of the mapping attribute in the tenant."""
-
-    key: str
-    value: str  # the most common spelling
-    user_count: int
-    site: Site | None
-
-
-def attribute_values(*, connection: AzureConnection, attribute: str | None = None) -> list[AttributeValue]:
-    """Distinct values in the mirror (trimmed, case-insensitive) with user counts, busiest first."""
-    column = MIRROR_ATTRIBUTE[attribute or connection.mapping_attribute]
-    rows = (
-        DirectoryUser.objects.filter(connection=connection, removed=False)
-        .exclude(user_type__iexact="guest")
-        .values(column)
-        .annotate(users=Count("id"))
-        .order_by()
-    )
-    counts: dict[str, int] = {}
-    spellings: dict[str, tuple[int, str]] = {}
-    for row in rows:
-        raw, users = row[column], row["users"]
-        key = value_key(raw)
-        if not key:
-            continue
-        counts[key] = counts.get(key, 0) + users
-        if key not in spellings or users > spellings[key][0]:
-            spellings[key] = (users, raw.strip())
-    sites = {m.value_key: m.site for m in connection.mappings.select_related("site")}
-    values = [
-        AttributeValue(key=key, value=spellings[key][1], user_count=count, site=sites.get(key))
-        for key, count in counts.items()
-    ]
-    return sorted(values, key=lambda v: (-v.user_count, v.key))
 
 
 @transaction.atomic
@@ -68,9 +35,9 @@ def mapping_set(
         name = site_name(new_site_name or "")
         if not name:
             raise MappingError(gettext("Choose a site or give a name for a new one."))
-        site = site_named(customer_id=connection.customer_id, name=name) or Site.objects.create(
-            customer=connection.customer, name=name
-        )
+        site = mapping_selectors.site_named(
+            customer_id=connection.customer_id, name=name
+        ) or Site.objects.create(customer=connection.customer, name=name)
     if site.customer_id != connection.customer_id:
         raise MappingError(gettext("That site belongs to another customer."))
     first = not connection.mappings.exists()
@@ -131,15 +98,6 @@ class MappingChoice:
 def site_name(name: str) -> str:
     """The name a new site gets from a directory value: trimmed, cut to the column."""
     return name.strip()[: Site._meta.get_field("name").max_length]
-
-
-def site_named(*, customer_id: int, name: str) -> Site | None:
-    """The customer's site called `name`, compared like mapped values (trimmed, case-insensitive)."""
-    key = value_key(name)
-    for site in Site.objects.filter(customer_id=customer_id).order_by("pk"):
-        if value_key(site.name) == key:
-            return site
-    return None
 
 
 @dataclass(frozen=True)
@@ -220,6 +178,32 @@ def mapping_save(*, connection: AzureConnection, attribute: str, choices: list[M
     return changed
 
 
+@dataclass(frozen=True)
+class MappingSaved:
+    """What the editor's Save did: whether the mapping changed, and the sync that applies it."""
+
+    changed: bool
+    enqueued: Enqueued | None  # None when the sync was refused (`refusal` says why)
+    refusal: str = ""
+
+
+def mapping_save_and_sync(
+    *, connection: AzureConnection, attribute: str, choices: list[MappingChoice], actor: User | None
+) -> MappingSaved:
+    """The mapping editor's Save: the whole mapping at once, recorded in the activity log,
+    then a sync to apply it (the first mapping already queued the initial import, R5)."""
+    from integrations.services import runs
+
+    before = activity.mapping_snapshot(connection)
+    changed = mapping_save(connection=connection, attribute=attribute, choices=choices)
+    activity.mapping_changed(connection, before, actor=actor)
+    try:
+        enqueued = runs.sync_now(connection=connection, requested_by=actor)
+    except runs.SyncNotAllowed as exc:
+        return MappingSaved(changed=changed, enqueued=None, refusal=str(exc))
+    return MappingSaved(changed=changed, enqueued=enqueued)
+
+
 def mapping_preview(*, connection: AzureConnection, attribute: str, choices: list[MappingChoice]) -> dict:
     """What saving these choices would make the next sync do: the run's own plan, unsaved.
 
@@ -235,11 +219,3 @@ def mapping_preview(*, connection: AzureConnection, attribute: str, choices: lis
         connection, mapping=resolved.site_by_value, attribute=attribute, new_sites=resolved.new_sites
     )
     return {**summarize_plan(plan), "new_sites": sorted(resolved.new_sites.values(), key=str.casefold)}
-
-
-def exact_site_matches(*, customer_id: int, values: list[str]) -> dict[str, int]:
-    """Value → id of the customer's site with the same name (trimmed, case-insensitive)."""
-    by_name: dict[str, int] = {}
-    for pk, name in Site.objects.filter(customer_id=customer_id).order_by("pk").values_list("pk", "name"):
-        by_name.setdefault(value_key(name), pk)
-    return {value: by_name[value_key(value)] for value in values if value_key(value) in by_name}

@@ -15,27 +15,19 @@ from django.contrib.auth.models import User
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext
 
-from integrations.models import AzureConnection, PauseReason, SyncRun
-
-
-def pending_held_runs() -> QuerySet[SyncRun]:
-    return SyncRun.objects.filter(status=SyncRun.Status.HELD, decision=SyncRun.Decision.PENDING)
-
-
-def held_run(connection: AzureConnection) -> SyncRun | None:
-    """The run of `connection` waiting for approval, if any."""
-    return pending_held_runs().filter(connection=connection).order_by("-created_at").first()
+from integrations import selectors
+from integrations.models import AzureConnection, PauseReason
 
 
 def without_blocked(connections: QuerySet[AzureConnection]) -> QuerySet[AzureConnection]:
     """Leave out paused connections and those with a run held for approval (the scheduler's filter)."""
-    held = pending_held_runs().filter(connection=OuterRef("pk"))
+    held = selectors.pending_held_runs().filter(connection=OuterRef("pk"))
     return connections.filter(paused_at__isnull=True).exclude(Exists(held))
 
 
 def sync_refusal(connection: AzureConnection) -> str | None:
     """Why a writing sync may not start now, or None."""
-    if held_run(connection) is not None:
+    if selectors.held_run(connection=connection) is not None:
         return gettext(
             "A sync of %(customer)s is held for approval (a mass change): approve or reject it first."
         ) % {"customer": connection.customer.name}

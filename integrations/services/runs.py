@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from integrations import selectors
 from integrations.models import AzureConnection, SyncRun
 from integrations.services import pause
 from integrations.sync.lease import holder_run_id, is_leased
@@ -45,22 +46,12 @@ class Enqueued:
         return _("A sync is already running for this customer; no new one was started.")
 
 
-def active_run(connection: AzureConnection) -> SyncRun | None:
-    """The run queued or running for the connection, if any (a read: a run whose worker died
-    stays active until the dispatcher's tick or the next enqueue reaps it)."""
-    return (
-        SyncRun.objects.filter(connection=connection, status__in=SyncRun.ACTIVE_STATUSES)
-        .order_by("-created_at")
-        .first()
-    )
-
-
 def active_run_after_reaping(connection: AzureConnection) -> SyncRun | None:
     """The active run of the connection once runs whose worker died are closed: what a writer
     (Sync now, an approval, an undo) checks under the connection's row lock, so that a Sync now
-    right after a worker was killed starts at once."""
+    right after a worker was killed starts at once. Pages read `selectors.active_run`."""
     reap_abandoned_runs(connection=connection)
-    return active_run(connection)
+    return selectors.active_run(connection=connection)
 
 
 def run_enqueue(

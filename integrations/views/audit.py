@@ -5,7 +5,6 @@ Read-only for everyone: there is no view that changes a FieldChange.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from datetime import datetime, time
 
@@ -23,7 +22,7 @@ from integrations.models import FieldChange
 from integrations.sync.plan import AUDITED_FIELDS
 from integrations.views.common import customer_for
 from portal import query
-from portal.csv_cells import safe_cell
+from portal.csv_cells import safe_cell, streaming_writer
 from portal.customers.models import Customer
 
 PER_PAGE = 50
@@ -100,14 +99,9 @@ def audit_csv(request: HttpRequest, customer_id: int) -> StreamingHttpResponse:
     return response
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _csv_rows(changes: QuerySet[FieldChange]) -> Iterator[str]:
     """Stream the CSV row by row: memory stays flat however long the log is."""
-    writer = csv.writer(_Echo())
+    writer = streaming_writer()
     yield "\ufeff"  # so spreadsheets read UTF-8
     yield writer.writerow(
         ["changed_at", "run", "contact_email", "field", "old_value", "new_value", "field_label"]

@@ -16,15 +16,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from integrations import consent, permissions
 from integrations.graph.errors import MicrosoftError
 from integrations.models import AzureConnection
-from integrations.services import runs
-from integrations.services.connections import (
-    ConnectError,
-    connection_connect,
-    read_tenant_name,
-    verify_tenant_access,
-)
+from integrations.services.connections import ConnectError, connection_connect_from_consent
 from integrations.tenant_profile import domains_match
-from portal.activity import services as activity
 from portal.customers.models import Customer
 from portal.users import signed_in_user
 
@@ -212,19 +205,12 @@ def _finish_consent(request: HttpRequest, params: dict[str, str]) -> HttpRespons
     customer = get_object_or_404(Customer, pk=verified.customer_id)
     try:
         permissions.require_manage(request.user, customer)
-        if not customer.azure_sync_available:
-            raise consent.ConsentRefused(
-                _("The Microsoft Entra ID sync is not included in this customer's plan.")
-            )
-        verify_tenant_access(verified.tenant_id, fresh_consent=True)
-        tenant_name = verified.tenant_name or read_tenant_name(verified.tenant_id)
-        connection = connection_connect(
+        connected = connection_connect_from_consent(
             customer=customer,
             tenant_id=verified.tenant_id,
-            tenant_name=tenant_name,
+            tenant_name=verified.tenant_name,
             connected_by=signed_in_user(request),
         )
-        activity.connection_connected(connection, actor=signed_in_user(request))
     except ConnectError as exc:
         consent.forget_done(request.session)
         raise consent.ConsentRefused(str(exc)) from exc
@@ -238,24 +224,20 @@ def _finish_consent(request: HttpRequest, params: dict[str, str]) -> HttpRespons
     except BaseException:
         consent.forget_done(request.session)
         raise
-    logger.info(
-        "Customer %s connected to tenant %s by user %s", customer.pk, verified.tenant_id, request.user.pk
-    )
-    name = tenant_name or verified.tenant_id
-    if connection.mappings.exists():  # a reconnect: the mapping is still there
+    if connected.reconnected:  # the mapping is still there
         messages.success(
             request,
-            _("%(customer)s is connected to %(tenant)s again.") % {"customer": customer.name, "tenant": name},
+            _("%(customer)s is connected to %(tenant)s again.")
+            % {"customer": customer.name, "tenant": connected.tenant_label},
         )
         return redirect("integrations:manage", customer_id=customer.pk)
-    runs.directory_read(connection=connection, requested_by=signed_in_user(request))
     messages.success(
         request,
         _(
             "Connected to %(tenant)s. The directory is being read; map its offices or departments "
             "to your sites to start the import."
         )
-        % {"tenant": name},
+        % {"tenant": connected.tenant_label},
     )
     return redirect("integrations:mapping", customer_id=customer.pk)
 

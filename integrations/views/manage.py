@@ -9,14 +9,13 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from integrations import permissions
+from integrations import permissions, selectors
 from integrations.models import AzureConnection
 from integrations.services import policies, runs
 from integrations.services.connections import REMOVE_APP_INSTRUCTIONS, connection_disconnect
 from integrations.sync.plan import SkipReason
 from integrations.views import safety
 from integrations.views.common import connection_for, customer_for
-from portal.activity import services as activity
 from portal.users import signed_in_user
 
 
@@ -36,7 +35,7 @@ def manage(request: HttpRequest, customer_id: int) -> HttpResponse:
         "runs": recent,
         "earlier_runs": list(earlier.order_by("-created_at", "-id")[:10]),
         "last_run": next((r for r in recent if not r.dry_run and not r.is_active), None),
-        "active_run": runs.active_run(connection) if connection else None,
+        "active_run": selectors.active_run(connection=connection) if connection else None,
         "skip_labels": SkipReason.LABELS,
         "instructions": _(REMOVE_APP_INSTRUCTIONS),
         **safety.manage_safety_context(connection),
@@ -65,8 +64,7 @@ def disconnect(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = customer_for(request, customer_id, manage=True)
     connection = connection_for(customer)
     if request.method == "POST":
-        instructions = connection_disconnect(connection=connection)
-        activity.connection_disconnected(connection, actor=signed_in_user(request))
+        instructions = connection_disconnect(connection=connection, actor=signed_in_user(request))
         messages.success(
             request,
             _("%(customer)s is disconnected: the portal no longer reads its directory. %(instructions)s")

@@ -10,13 +10,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from integrations import mapping_selectors, selectors
 from integrations.models import DirectoryUser, MappingAttribute, SyncRun
 from integrations.services import mapping as mapping_service
-from integrations.services import runs
-from integrations.services.mapping import NEW_SITE, MappingChoice, MappingError
+from integrations.services.mapping import NEW_SITE, MappingChoice, MappingError, MappingSaved
 from integrations.views.common import connection_for, customer_for
 from portal import query
-from portal.activity import services as activity
 from portal.users import signed_in_user
 
 UNMAPPED = ""
@@ -39,23 +38,21 @@ def mapping_editor(request: HttpRequest, customer_id: int) -> HttpResponse:
         or query.parse_query(MappingQuery, request.GET)["attribute"]
         or connection.mapping_attribute
     )
-    values = mapping_service.attribute_values(connection=connection, attribute=attribute)
+    values = mapping_selectors.attribute_values(connection=connection, attribute=attribute)
     same_attribute = attribute == connection.mapping_attribute
     preview = None
-    matches = mapping_service.exact_site_matches(customer_id=customer.pk, values=[v.value for v in values])
+    matches = mapping_selectors.exact_site_matches(customer_id=customer.pk, values=[v.value for v in values])
     if request.method == "POST":
         choices = _choices_from(request)
         if request.POST.get("action") == "save":
-            before = activity.mapping_snapshot(connection)
             try:
-                changed = mapping_service.mapping_save(
-                    connection=connection, attribute=attribute, choices=choices
+                saved = mapping_service.mapping_save_and_sync(
+                    connection=connection, attribute=attribute, choices=choices, actor=signed_in_user(request)
                 )
             except MappingError as exc:
                 messages.error(request, str(exc))
                 return redirect("integrations:mapping", customer_id=customer.pk)
-            activity.mapping_changed(connection, before, actor=signed_in_user(request))
-            return _after_save(request, connection, changed)
+            return _after_save(request, connection, saved)
         try:
             preview = mapping_service.mapping_preview(
                 connection=connection, attribute=attribute, choices=choices
@@ -72,7 +69,7 @@ def mapping_editor(request: HttpRequest, customer_id: int) -> HttpResponse:
         # An unmapped value whose site exists by the same name starts on that site.
         for value, site_id in matches.items():
             selected[value] = selected.get(value) or site_id
-    reading = runs.active_run(connection)
+    reading = selectors.active_run(connection=connection)
     context = {
         "customer": customer,
         "connection": connection,
@@ -117,14 +114,13 @@ def _choices_from(request: HttpRequest) -> list[MappingChoice]:
     return choices
 
 
-def _after_save(request: HttpRequest, connection, changed: bool) -> HttpResponse:
+def _after_save(request: HttpRequest, connection, saved: MappingSaved) -> HttpResponse:
     """Saving starts the sync (the first mapping already queued the initial import)."""
-    try:
-        result = runs.sync_now(connection=connection, requested_by=signed_in_user(request))
-    except runs.SyncNotAllowed as exc:
-        messages.warning(request, _("Mapping saved. %(problem)s") % {"problem": exc})
+    result = saved.enqueued
+    if result is None:
+        messages.warning(request, _("Mapping saved. %(problem)s") % {"problem": saved.refusal})
         return redirect("integrations:manage", customer_id=connection.customer_id)
-    if not changed:
+    if not saved.changed:
         messages.info(
             request, _("The mapping was already like this. %(outcome)s") % {"outcome": result.message}
         )

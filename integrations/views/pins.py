@@ -10,12 +10,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from integrations.models import AzureConnection, DirectoryUser
-from integrations.policy_selectors import LABELS
+from integrations.policy_selectors import LABELS, directory_values
 from integrations.services import policies
-from integrations.sync.loaders import MIRROR_ATTRIBUTE
-from integrations.sync.plan import SITE_FIELD, SYNCED_FIELDS
-from integrations.sync.values import value_key
+from integrations.sync.plan import SITE_FIELD
 from integrations.views.common import customer_for
 from portal.customers.models import Contact
 from portal.users import signed_in_user
@@ -40,7 +37,7 @@ def contact_pins(request: HttpRequest, customer_id: int, contact_id: int) -> Htt
                 messages.info(request, _("Nothing changed."))
         return redirect("integrations:contact_pins", customer_id=customer.pk, contact_id=contact.pk)
     pinned = set(contact.pins.values_list("field", flat=True))
-    directory = _directory_values(contact)
+    directory = directory_values(contact)
     rows = [
         {
             "field": name,
@@ -60,20 +57,3 @@ def _local(contact: Contact, name: str) -> str:
     if name == SITE_FIELD:
         return contact.site.name if contact.site else ""
     return getattr(contact, name)
-
-
-def _directory_values(contact: Contact) -> dict[str, str]:
-    """What the mirror says for each field (empty when the contact has no directory user)."""
-    connection = AzureConnection.objects.filter(customer_id=contact.customer_id).first()
-    if connection is None or not contact.azure_object_id:
-        return {}
-    user = DirectoryUser.objects.filter(
-        connection=connection, object_id=contact.azure_object_id, removed=False
-    ).first()
-    if user is None:
-        return {}
-    values = {name: getattr(user, attribute) for name, attribute in SYNCED_FIELDS.items()}
-    raw = getattr(user, MIRROR_ATTRIBUTE[connection.mapping_attribute])
-    site = connection.mappings.select_related("site").filter(value_key=value_key(raw)).first()
-    values[SITE_FIELD] = site.site.name if site else ""
-    return values

@@ -13,12 +13,11 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from integrations.models import Identity, Leavers, ScopeGroupMember
+from integrations import policy_selectors
+from integrations.models import Identity, Leavers
 from integrations.services import policies
 from integrations.services.policies import Policy, PolicyError
 from integrations.sync.plan import SYNCED_FIELDS
-from integrations.sync.preview import summarize_plan
-from integrations.sync.runner import plan_for_connection
 from integrations.views.common import connection_for, customer_for
 from portal.customers.models import ContactPin
 from portal.users import signed_in_user
@@ -52,9 +51,8 @@ def policy_page(request: HttpRequest, customer_id: int) -> HttpResponse:
                         _("Policies saved. They apply from the next sync (Sync now to apply them at once)."),
                     )
                 return redirect("integrations:policies", customer_id=customer.pk)
-            unread = _unread_groups(connection, proposed)
-            plan = plan_for_connection(connection, policy=proposed.as_overrides())
-            preview = summarize_plan(plan)
+            unread = policy_selectors.unread_scope_groups(connection=connection, policy=proposed)
+            preview = policy_selectors.policy_preview(connection=connection, policy=proposed)
     context = {
         "customer": customer,
         "connection": connection,
@@ -94,13 +92,3 @@ def _policy_from(request: HttpRequest, current: Policy) -> Policy:
     if not brake:  # an empty box: back to the global default
         policy = replace(policy, brake_percent=None)
     return policy
-
-
-def _unread_groups(connection, policy: Policy) -> list[str]:
-    """Groups whose members no sync has read yet: the preview cannot count them."""
-    read = set(
-        ScopeGroupMember.objects.filter(connection=connection, group_id__in=policy.scope_groups)
-        .values_list("group_id", flat=True)
-        .distinct()
-    )
-    return [group for group in policy.scope_groups if group not in read]

@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
-from integrations import permissions
+from integrations import permissions, selectors
 from integrations.models import SyncRun
 from integrations.services import pause
 from integrations.services.held_runs import DecisionNotAllowed, run_approve, run_reject
@@ -40,7 +40,7 @@ def manage_safety_context(connection) -> dict:
     if connection is None:
         return {}
     return {
-        "held_run": pause.held_run(connection),
+        "held_run": selectors.held_run(connection=connection),
         "pause_banner": pause.banner(connection) if connection.is_paused else "",
     }
 

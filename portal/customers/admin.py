@@ -1,5 +1,9 @@
-"""Staff admin for customers, sites, contacts and memberships; the Entra ID
-integration adds its actions and buttons through mixins (`integrations.admin.customers`)."""
+"""Staff admin for customers, sites, contacts and memberships.
+
+This app knows nothing of the Entra ID integration: the integration extends
+these admins from its own side (`integrations/admin/customers.py` and
+`contacts.py` subclass them and register the subclasses in their place).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,6 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
-from integrations.admin.contacts import ContactPinInline, ContactPolicyAdminMixin
-from integrations.admin.customers import (
-    CustomerIntegrationAdminMixin,
-    IntegrationHealthFilter,
-    SiteIntegrationAdminMixin,
-)
 from portal.access.admin import InvitationInline, MembershipFormsetAdminMixin, MembershipInline
 from portal.customers.models import Contact, Customer, Site
 
@@ -43,19 +41,16 @@ class SiteInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(MembershipFormsetAdminMixin, CustomerIntegrationAdminMixin, admin.ModelAdmin):
-    list_display = ["name", "plan", "site_count", "contact_count", "integration", "health", "last_sync"]
-    list_filter = ["plan", IntegrationHealthFilter]
+class CustomerAdmin(MembershipFormsetAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "plan", "site_count", "contact_count"]
+    list_filter = ["plan"]
     search_fields = ["name"]
     inlines = [SiteInline, MembershipInline, InvitationInline]
-    # Shown only to staff with the integration permission (`permissions=["manage_azure"]`).
-    actions = ["azure_import", "azure_sync_now", "azure_disconnect"]
 
     def get_queryset(self, request):
         return (
             super()
             .get_queryset(request)
-            .select_related("azure_connection")
             .annotate(
                 _site_count=Count("sites", distinct=True), _contact_count=Count("contacts", distinct=True)
             )
@@ -71,7 +66,7 @@ class CustomerAdmin(MembershipFormsetAdminMixin, CustomerIntegrationAdminMixin, 
 
 
 @admin.register(Site)
-class SiteAdmin(SiteIntegrationAdminMixin, admin.ModelAdmin):
+class SiteAdmin(admin.ModelAdmin):
     list_display = ["name", "customer", "contact_count"]
     list_filter = [("customer", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "customer__name"]
@@ -94,7 +89,7 @@ MANAGED_CONTACT_NOTE = _(
 
 
 @admin.register(Contact)
-class ContactAdmin(ContactPolicyAdminMixin, admin.ModelAdmin):
+class ContactAdmin(admin.ModelAdmin):
     # Fits 1366 px: the name in one column, the job title on the contact's page.
     list_display = ["email", "full_name", "customer", "site", "is_shared_mailbox", "is_active"]
     list_filter = [
@@ -106,14 +101,7 @@ class ContactAdmin(ContactPolicyAdminMixin, admin.ModelAdmin):
     search_fields = ["email", "first_name", "last_name", "job_title", "customer__name"]
     list_select_related = ["customer", "site"]
     autocomplete_fields = ["customer", "site"]
-    readonly_fields = [
-        "azure_object_id",
-        "mailbox_purpose",
-        "directory_divergences",
-        "created_at",
-        "updated_at",
-    ]
-    inlines = [ContactPinInline]
+    readonly_fields = ["azure_object_id", "mailbox_purpose", "created_at", "updated_at"]
     show_full_result_count = False
 
     @admin.display(description=_("Name"), ordering="last_name")

@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from integrations import mapping_selectors
 from integrations.models import AzureConnection, FieldChange
 from integrations.services import mapping, runs
 from portal.activity.models import Activity
@@ -37,7 +38,7 @@ def test_an_admin_previews_deactivate_for_leavers_saves_runs_and_sees_the_greyed
     )
     runs.directory_read(connection=connection, requested_by=None)
     wait_for_run({"connection": connection, "dry_run": True}, "succeeded", worker)
-    for value in mapping.attribute_values(connection=connection):
+    for value in mapping_selectors.attribute_values(connection=connection):
         mapping.mapping_set(connection=connection, value=value.value, new_site_name=value.value)
     wait_for_run({"connection": connection, "trigger": "initial", "dry_run": False}, "succeeded", worker)
 

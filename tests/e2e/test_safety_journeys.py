@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from integrations import mapping_selectors
 from integrations.models import AzureConnection, FieldChange, PauseReason, SyncRun
 from integrations.services import mapping, runs
 from portal.customers.models import Contact
@@ -53,7 +54,7 @@ def test_a_held_mass_change_is_approved_from_the_management_page_then_undone_fro
     )
     runs.directory_read(connection=connection, requested_by=None)
     wait_for_run({"connection": connection, "dry_run": True}, "succeeded", worker)
-    for value in mapping.attribute_values(connection=connection):
+    for value in mapping_selectors.attribute_values(connection=connection):
         mapping.mapping_set(connection=connection, value=value.value, new_site_name=value.value)
     initial = wait_for_run(
         {"connection": connection, "trigger": "initial", "dry_run": False}, "succeeded", worker

@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from integrations import mapping_selectors
 from integrations.models import AzureConnection, FieldChange, SyncRun
 from integrations.services import mapping
 from integrations.sync.runner import run_sync
@@ -58,7 +59,7 @@ def test_connect_map_and_sync_a_generated_tenant_over_https(
     read = SyncRun.objects.get(customer=customer, dry_run=True)
     assert execute_run(read.pk) == f"run {read.pk}: succeeded"
 
-    values = mapping.attribute_values(connection=connection)
+    values = mapping_selectors.attribute_values(connection=connection)
     assert values and sum(v.user_count for v in values) > 0
     for value in values:
         mapping.mapping_set(connection=connection, value=value.value, new_site_name=value.value)

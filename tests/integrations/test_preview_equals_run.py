@@ -14,6 +14,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from integrations import mapping_selectors
 from integrations.models import AzureConnection, FieldChange, SyncRun
 from integrations.services import mapping as mapping_service
 from integrations.services.mapping import NEW_SITE, MappingChoice
@@ -82,7 +83,7 @@ def _add_user(directory: FakeDirectory, row: tuple) -> None:
 
 
 def _choices(data, connection: AzureConnection, attribute: str, site_ids: list[int]) -> list[MappingChoice]:
-    values = mapping_service.attribute_values(connection=connection, attribute=attribute)
+    values = mapping_selectors.attribute_values(connection=connection, attribute=attribute)
     targets = [None, NEW_SITE, *site_ids]
     return [MappingChoice(value=v.value, target=data.draw(st.sampled_from(targets))) for v in values]
 

@@ -6,7 +6,6 @@ from django.core.management.base import BaseCommand
 
 from integrations.cli import resolve_connection
 from integrations.services.connections import connection_disconnect
-from portal.activity import services as activity
 
 
 class Command(BaseCommand):
@@ -18,7 +17,6 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         connection = resolve_connection(options["customer"])
         customer, tenant = connection.customer, connection.tenant_name or connection.tenant_id
-        instructions = connection_disconnect(connection=connection)
-        activity.connection_disconnected(connection, actor=None)
+        instructions = connection_disconnect(connection=connection, actor=None)
         self.stdout.write(f"Disconnected {customer.name} from {tenant}. Contacts and sync history were kept.")
         self.stdout.write(instructions)

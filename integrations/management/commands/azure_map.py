@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from integrations import mapping_selectors
 from integrations.cli import resolve_connection
 from integrations.models import DirectoryUser, SyncRun
 from integrations.services import mapping
@@ -41,7 +42,7 @@ class Command(BaseCommand):
             run = run_sync(connection, trigger=SyncRun.Trigger.COMMAND, dry_run=True)
             if run.status != SyncRun.Status.SUCCEEDED:
                 raise CommandError(f"Could not read the directory: {run.error or run.get_status_display()}")
-        values = mapping.attribute_values(connection=connection)
+        values = mapping_selectors.attribute_values(connection=connection)
         self.stdout.write(f"{connection.get_mapping_attribute_display()} values of {connection.customer}:")
         width = max((len(v.value) for v in values), default=5)
         for value in values:
