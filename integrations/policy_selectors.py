@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from integrations.models import AzureConnection, DirectoryUser
 from integrations.sync.loaders import MIRROR_ATTRIBUTE
 from integrations.sync.plan import SITE_FIELD, SYNCED_FIELDS
-from integrations.sync.values import value_key
+from integrations.values import value_key
 from portal.customers.models import Contact, ContactPin
 
 LABELS = dict(ContactPin.FIELDS)

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from django.conf import settings
 
+from integrations.directory_fields import FIELDS, FLAG, LICENSES, TEXT
 from integrations.graph import tokens
 from integrations.graph.errors import (
     ConsentRequiredError,
@@ -40,7 +41,7 @@ from integrations.graph.http import (
     shared_session,
     short_message,
 )
-from integrations.graph.models import SELECT, USER_PROPERTIES, AccessToken, GraphUser, UserPage
+from integrations.graph.models import SELECT, AccessToken, GraphUser, UserPage
 
 logger = logging.getLogger(__name__)
 
@@ -422,11 +423,9 @@ class GraphClient:
 # -- parsing ---------------------------------------------------------------------------
 # Parsing runs once per user per page (100,000 times in a large import): the property
 # table is walked once here, not per record, and the `present` sets are shared.
-_STRING_PROPERTIES = tuple(
-    (prop, attribute)
-    for prop, attribute in USER_PROPERTIES.items()
-    if prop not in {"id", "accountEnabled", "assignedLicenses"}
-)
+_STRING_PROPERTIES = tuple((f.graph, f.attribute) for f in FIELDS if f.kind == TEXT)
+_FLAG_PROPERTIES = tuple((f.graph, f.attribute) for f in FIELDS if f.kind == FLAG)
+_LICENSE_PROPERTIES = tuple((f.graph, f.attribute) for f in FIELDS if f.kind == LICENSES)
 _PRESENT: dict[tuple[str, ...], frozenset[str]] = {}  # at most 2**12 keys: subsets in a fixed order
 
 
@@ -444,16 +443,18 @@ def parse_user(raw: object) -> GraphUser | str:
             if value is not None and not isinstance(value, str):
                 return f"user {object_id}: {prop} is not a string"
             values[attribute] = value
-    if "accountEnabled" in raw:
-        value = raw["accountEnabled"]
-        if value is not None and not isinstance(value, bool):
-            return f"user {object_id}: accountEnabled is not a boolean"
-        values["account_enabled"] = value
-    if "assignedLicenses" in raw:
-        value = raw["assignedLicenses"]
-        if value is not None and not isinstance(value, list):
-            return f"user {object_id}: assignedLicenses is not a list"
-        values["has_license"] = None if value is None else len(value) > 0
+    for prop, attribute in _FLAG_PROPERTIES:
+        if prop in raw:
+            value = raw[prop]
+            if value is not None and not isinstance(value, bool):
+                return f"user {object_id}: {prop} is not a boolean"
+            values[attribute] = value
+    for prop, attribute in _LICENSE_PROPERTIES:  # a list of licences, stored as "has any"
+        if prop in raw:
+            value = raw[prop]
+            if value is not None and not isinstance(value, list):
+                return f"user {object_id}: {prop} is not a list"
+            values[attribute] = None if value is None else len(value) > 0
     key = tuple(values)
     present = _PRESENT.get(key)
     if present is None:

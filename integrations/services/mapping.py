@@ -11,7 +11,7 @@ from django.utils.translation import gettext
 
 from integrations.models import AzureConnection, DirectoryUser, MappingAttribute, SiteMapping, SyncRun
 from integrations.sync.loaders import MIRROR_ATTRIBUTE
-from integrations.sync.values import value_key
+from integrations.values import value_key
 from portal.customers.models import Site
 
 

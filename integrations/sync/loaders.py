@@ -7,12 +7,12 @@ plan's records, without model instances; values that repeat across users
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
 from django.db import connection as db
 
+from integrations.directory_fields import SHAPE
 from integrations.models import AzureConnection, DirectoryUser, MappingAttribute, ScopeGroupMember
 from integrations.sync.plan import ContactState, MirrorUser, PlanPolicy
 from portal.customers.models import Contact, ContactPin, Site
@@ -22,7 +22,10 @@ MIRROR_ATTRIBUTE: dict[str, str] = {
     MappingAttribute.OFFICE: "office_location",
     MappingAttribute.DEPARTMENT: "department",
 }
-_MIRROR_FIELDS = list(MirrorUser._fields)
+_MIRROR_FIELDS = MirrorUser._fields
+# Positions in a mirror row of the values shared between users, and of the flags (0/1 on SQLite).
+_MIRROR_REPEATING = tuple(n for n, name in enumerate(_MIRROR_FIELDS) if name in SHAPE.repeating)
+_MIRROR_FLAGS = tuple(n for n, name in enumerate(_MIRROR_FIELDS) if name in SHAPE.flag_attributes)
 _CONTACT_FIELDS = list(ContactState._fields)
 CHUNK = 5000
 
@@ -35,12 +38,7 @@ def _rows(sql: str, params: list[Any]) -> Iterator[tuple[Any, ...]]:
     """
     if db.vendor == "postgresql":
         with db.cursor() as cursor:
-            started = time.monotonic()
             yield from cursor.cursor.stream(sql, params, size=CHUNK)
-            if db.queries_logged:  # Django does not see a stream: count it like a query
-                db.queries_log.append(
-                    {"sql": sql % tuple(params), "time": f"{time.monotonic() - started:.3f}"}
-                )
         return
     with db.chunked_cursor() as cursor:
         cursor.execute(sql, params)
@@ -60,40 +58,16 @@ def mirror_users(connection: AzureConnection) -> Iterator[MirrorUser]:
     )
     shared: dict[Any, Any] = {}  # the driver's values, each stored once
     share = shared.setdefault
+    make = MirrorUser._make
+    flags = () if db.vendor == "postgresql" else _MIRROR_FLAGS
     for row in _rows(sql, [connection.pk, False]):
-        # In MirrorUser's field order (the SELECT's).
-        (
-            oid,
-            given,
-            surname,
-            title,
-            phone,
-            mail,
-            upn,
-            office,
-            department,
-            enabled,
-            kind,
-            licensed,
-            purpose,
-            display,
-        ) = row
-        yield MirrorUser(
-            oid,
-            given,
-            surname,
-            share(title, title),
-            phone,
-            mail,
-            upn,
-            share(office, office),
-            share(department, department),
-            _flag(enabled),
-            share(kind, kind),
-            _flag(licensed),
-            share(purpose, purpose),
-            display,
-        )
+        values = list(row)
+        for at in _MIRROR_REPEATING:
+            value = values[at]
+            values[at] = share(value, value)
+        for at in flags:
+            values[at] = _flag(values[at])
+        yield make(values)
 
 
 def mirror_size(connection: AzureConnection) -> int:

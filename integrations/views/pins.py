@@ -15,7 +15,7 @@ from integrations.policy_selectors import LABELS
 from integrations.services import policies
 from integrations.sync.loaders import MIRROR_ATTRIBUTE
 from integrations.sync.plan import SITE_FIELD, SYNCED_FIELDS
-from integrations.sync.values import value_key
+from integrations.values import value_key
 from integrations.views.common import customer_for
 from portal.customers.models import Contact
 from portal.users import signed_in_user
