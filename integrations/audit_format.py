@@ -11,6 +11,7 @@ import json
 from django.utils.translation import gettext, gettext_lazy
 
 from integrations.directory_fields import ACTIVE_FIELD, EMAIL_FIELD, SHAPE, SITE_FIELD
+from portal.customers.models import Contact
 
 FIELD_LABELS = {
     "created": gettext_lazy("Created"),
@@ -21,11 +22,7 @@ FIELD_LABELS = {
     ACTIVE_FIELD: gettext_lazy("Active"),
     "deleted": gettext_lazy("Deleted by an undo"),
 }
-MAILBOX_LABELS = {
-    "shared": gettext_lazy("Shared mailbox"),
-    "room": gettext_lazy("Room mailbox"),
-    "equipment": gettext_lazy("Equipment mailbox"),
-}
+MAILBOX_LABELS = dict(Contact.MailboxPurpose.choices)
 # Order in which a created contact's values are shown.
 INITIAL_FIELDS = (EMAIL_FIELD, *SHAPE.synced_fields, SITE_FIELD, "mailbox")
 

@@ -7,7 +7,7 @@ plan's records, without model instances; values that repeat across users
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django.db import connection as db
@@ -26,7 +26,8 @@ _MIRROR_FIELDS = MirrorUser._fields
 # Positions in a mirror row of the values shared between users, and of the flags (0/1 on SQLite).
 _MIRROR_REPEATING = tuple(n for n, name in enumerate(_MIRROR_FIELDS) if name in SHAPE.repeating)
 _MIRROR_FLAGS = tuple(n for n, name in enumerate(_MIRROR_FIELDS) if name in SHAPE.flag_attributes)
-_CONTACT_FIELDS = list(ContactState._fields)
+_CONTACT_FIELDS = ContactState._fields
+_CONTACT_FLAGS = (_CONTACT_FIELDS.index("is_shared_mailbox"), _CONTACT_FIELDS.index("is_active"))
 CHUNK = 5000
 
 
@@ -46,9 +47,18 @@ def _rows(sql: str, params: list[Any]) -> Iterator[tuple[Any, ...]]:
             yield from chunk
 
 
-def _flag(value: object) -> bool | None:
-    """SQLite returns booleans as 0/1; the plan compares them with `is False`."""
-    return value if value is None else bool(value)
+def _records(sql: str, params: list[Any], flags: tuple[int, ...]) -> Iterator[Sequence[Any]]:
+    """Rows of one query; on SQLite, which returns booleans as 0/1, the values at
+    `flags` become booleans (the plan compares them with `is False`)."""
+    if db.vendor == "postgresql":
+        yield from _rows(sql, params)
+        return
+    for row in _rows(sql, params):
+        values = list(row)
+        for at in flags:
+            if values[at] is not None:
+                values[at] = bool(values[at])
+        yield values
 
 
 def mirror_users(connection: AzureConnection) -> Iterator[MirrorUser]:
@@ -59,14 +69,11 @@ def mirror_users(connection: AzureConnection) -> Iterator[MirrorUser]:
     shared: dict[Any, Any] = {}  # the driver's values, each stored once
     share = shared.setdefault
     make = MirrorUser._make
-    flags = () if db.vendor == "postgresql" else _MIRROR_FLAGS
-    for row in _rows(sql, [connection.pk, False]):
+    for row in _records(sql, [connection.pk, False], _MIRROR_FLAGS):
         values = list(row)
         for at in _MIRROR_REPEATING:
             value = values[at]
             values[at] = share(value, value)
-        for at in flags:
-            values[at] = _flag(values[at])
         yield make(values)
 
 
@@ -79,15 +86,7 @@ def contact_states(customer_id: int) -> Iterator[ContactState]:
         f"SELECT {', '.join(_CONTACT_FIELDS)} FROM {Contact._meta.db_table} "  # noqa: S608
         "WHERE customer_id = %s"
     )
-    if db.vendor == "postgresql":
-        yield from map(ContactState._make, _rows(sql, [customer_id]))
-        return
-    shared = ContactState._fields.index("is_shared_mailbox")
-    active = ContactState._fields.index("is_active")
-    for row in _rows(sql, [customer_id]):
-        values = list(row)
-        values[shared], values[active] = _flag(values[shared]), _flag(values[active])
-        yield ContactState._make(values)
+    yield from map(ContactState._make, _records(sql, [customer_id], _CONTACT_FLAGS))
 
 
 def site_by_value(connection: AzureConnection) -> dict[str, int]:

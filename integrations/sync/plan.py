@@ -572,9 +572,8 @@ def _diff(
     changes: list[FieldUpdate] = []
     values: dict[str, object] = {}
     shared = bool(purpose)
-    for contact_field, old, new in zip(
-        SYNCED_FIELDS, _synced_and_site_of(contact), directory_values(user), strict=False
-    ):
+    for contact_field, new in zip(SYNCED_FIELDS, directory_values(user), strict=True):
+        old = getattr(contact, contact_field)
         if old != new:
             changes.append(FieldUpdate(contact_field, old, new))
             values[contact_field] = new
