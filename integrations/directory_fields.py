@@ -102,8 +102,8 @@ class RecordShape:
             *self.synced_fields,
             "site_id",
             *LINK_COLUMNS,
-            ACTIVE_FIELD,
-            EMAIL_FIELD,
+            ACTIVE_FIELD,  # the leavers policy (design.md §6.2)
+            EMAIL_FIELD,  # identity "object": the contact follows its directory object's renames
         )
 
 

@@ -87,7 +87,7 @@ class MirrorUser(NamedTuple):
 
 class ContactState(NamedTuple):
     """What the plan needs of one existing contact of the customer (fields are its columns;
-    the synced fields and site_id follow each other, in SYNCED_FIELDS order)."""
+    the synced fields follow each other, in SYNCED_FIELDS order)."""
 
     id: int
     email: str
@@ -229,10 +229,10 @@ def mailbox_purpose(user: MirrorUser) -> str:
 
 NAME_MAX_LENGTH = MAX_LENGTHS["given_name"]  # the first name's column too
 _synced_of = operator.attrgetter(*SYNCED_FIELDS.values())
-# The contact's synced fields and site (adjacent in ContactState), compared with the directory's in one go.
+# The contact's synced fields (adjacent in ContactState), compared with the directory's in one go.
 _FIRST_SYNCED = ContactState._fields.index(next(iter(SYNCED_FIELDS)))
-CONTACT_SYNCED_AND_SITE = slice(_FIRST_SYNCED, _FIRST_SYNCED + len(SYNCED_FIELDS) + 1)
-_synced_and_site_of = operator.itemgetter(CONTACT_SYNCED_AND_SITE)
+CONTACT_SYNCED = slice(_FIRST_SYNCED, _FIRST_SYNCED + len(SYNCED_FIELDS))
+_contact_synced_of = operator.itemgetter(CONTACT_SYNCED)
 
 
 def directory_values(user: MirrorUser) -> tuple[str, ...]:
@@ -376,7 +376,8 @@ def _build_plan(
             continue
         if (
             # The common case, compared in one go: nothing differs.
-            _synced_and_site_of(contact) == (*synced, site_id)
+            _contact_synced_of(contact) == synced
+            and contact.site_id == site_id
             and contact.azure_object_id == user.object_id
             and contact.is_shared_mailbox == shared
             and contact.mailbox_purpose == purpose
@@ -386,11 +387,12 @@ def _build_plan(
             plan.unchanged += 1
             continue
         if default_policy and contact.is_active:
-            update = _diff(contact, user, site_id, purpose, site_names)
+            update = _diff(contact, user, synced, site_id, purpose, site_names)
         else:
             update = _diff_with_policy(
                 contact,
                 user,
+                synced,
                 email,
                 site_id,
                 purpose,
@@ -465,6 +467,7 @@ def _match_by_object(
 def _diff_with_policy(
     contact: ContactState,
     user: MirrorUser,
+    synced: tuple[str, ...],
     email: str,
     site_id: int,
     purpose: str,
@@ -478,7 +481,7 @@ def _diff_with_policy(
     one's divergence is noted), the email follows the object, and a returning user's
     contact is reactivated."""
     pinned = policy.pinned.get(contact.id, _NO_PINS)
-    base = _diff(contact, user, site_id, purpose, site_names)
+    base = _diff(contact, user, synced, site_id, purpose, site_names)
     changes: list[FieldUpdate] = []
     values: dict[str, object] = {}
     if base is not None:
@@ -566,13 +569,18 @@ def _admit(user: MirrorUser, value: str, site_by_value: Mapping[str, int]) -> tu
 
 
 def _diff(
-    contact: ContactState, user: MirrorUser, site_id: int, purpose: str, site_names: Mapping[int, str]
+    contact: ContactState,
+    user: MirrorUser,
+    synced: tuple[str, ...],
+    site_id: int,
+    purpose: str,
+    site_names: Mapping[int, str],
 ) -> ContactUpdate | None:
-    """The fields of `contact` that differ from the directory; None when none do."""
+    """The fields of `contact` that differ from the directory (`synced`: its `directory_values`); None when none do."""
     changes: list[FieldUpdate] = []
     values: dict[str, object] = {}
     shared = bool(purpose)
-    for contact_field, new in zip(SYNCED_FIELDS, directory_values(user), strict=True):
+    for contact_field, new in zip(SYNCED_FIELDS, synced, strict=True):
         old = getattr(contact, contact_field)
         if old != new:
             changes.append(FieldUpdate(contact_field, old, new))

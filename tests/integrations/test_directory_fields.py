@@ -18,7 +18,7 @@ from integrations.graph.models import SELECT, GraphUser
 from integrations.models import DirectoryUser
 from integrations.sync import bulk, loaders, mirror
 from integrations.sync.plan import (
-    CONTACT_SYNCED_AND_SITE,
+    CONTACT_SYNCED,
     SYNCED_FIELDS,
     ContactCreate,
     ContactState,
@@ -82,7 +82,7 @@ def test_the_typed_records_agree_with_the_declaration():
     assert MirrorUser._fields == SHAPE.mirror_user_fields
     assert SHAPE.mirror_user_fields == loaders._MIRROR_FIELDS
     assert ContactCreate._fields == ("object_id", *SHAPE.new_contact_columns[1:])
-    assert ContactState._fields[CONTACT_SYNCED_AND_SITE] == (*SHAPE.synced_fields, "site_id")
+    assert ContactState._fields[CONTACT_SYNCED] == tuple(SHAPE.synced_fields)
 
 
 def test_the_models_have_a_column_of_the_declared_size_for_each_field():
