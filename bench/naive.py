@@ -15,7 +15,7 @@ from integrations.sync import loaders
 from integrations.sync.classify import classify_disabled_users
 from integrations.sync.mirror import FLAG_ATTRIBUTES, TEXT_ATTRIBUTES
 from integrations.sync.plan import SYNCED_FIELDS, MirrorUser, _admit, is_mailbox
-from integrations.sync.values import clean_text, email_key, value_key
+from integrations.values import clean_text, email_key, value_key
 from portal.customers.models import Contact
 
 

@@ -10,25 +10,21 @@ import json
 
 from django.utils.translation import gettext, gettext_lazy
 
+from integrations.directory_fields import ACTIVE_FIELD, EMAIL_FIELD, SHAPE, SITE_FIELD
+from portal.customers.models import Contact
+
 FIELD_LABELS = {
     "created": gettext_lazy("Created"),
-    "email": gettext_lazy("Email"),
-    "first_name": gettext_lazy("First name"),
-    "last_name": gettext_lazy("Last name"),
-    "job_title": gettext_lazy("Job title"),
-    "mobile_phone": gettext_lazy("Mobile phone"),
-    "site": gettext_lazy("Site"),
+    EMAIL_FIELD: gettext_lazy("Email"),
+    **SHAPE.labels,
+    SITE_FIELD: gettext_lazy("Site"),
     "mailbox": gettext_lazy("Mailbox"),
-    "is_active": gettext_lazy("Active"),
+    ACTIVE_FIELD: gettext_lazy("Active"),
     "deleted": gettext_lazy("Deleted by an undo"),
 }
-MAILBOX_LABELS = {
-    "shared": gettext_lazy("Shared mailbox"),
-    "room": gettext_lazy("Room mailbox"),
-    "equipment": gettext_lazy("Equipment mailbox"),
-}
+MAILBOX_LABELS = dict(Contact.MailboxPurpose.choices)
 # Order in which a created contact's values are shown.
-INITIAL_FIELDS = ("email", "first_name", "last_name", "job_title", "mobile_phone", "site", "mailbox")
+INITIAL_FIELDS = (EMAIL_FIELD, *SHAPE.synced_fields, SITE_FIELD, "mailbox")
 
 
 def field_label(field: str) -> str:

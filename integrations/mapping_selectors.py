@@ -9,7 +9,7 @@ from django.db.models import Count
 
 from integrations.models import AzureConnection, DirectoryUser
 from integrations.sync.loaders import MIRROR_ATTRIBUTE
-from integrations.sync.values import value_key
+from integrations.values import value_key
 from portal.customers.models import Site
 
 

@@ -13,7 +13,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from integrations.sync.values import value_key
+from integrations.directory_fields import MAX_LENGTHS, OBJECT_ID_LENGTH
+from integrations.values import value_key
 from portal.customers.models import Contact, Customer, Site
 
 
@@ -204,18 +205,22 @@ class DirectoryUser(models.Model):
         related_name="directory_users",
         db_index=False,
     )
-    object_id = models.CharField(_("object ID"), max_length=36)
-    display_name = models.CharField(_("display name"), max_length=256, blank=True)
-    given_name = models.CharField(_("given name"), max_length=64, blank=True)
-    surname = models.CharField(_("surname"), max_length=64, blank=True)
-    job_title = models.CharField(_("job title"), max_length=128, blank=True)
-    mobile_phone = models.CharField(_("mobile phone"), max_length=64, blank=True)
-    mail = models.CharField(_("email"), max_length=320, blank=True)
-    user_principal_name = models.CharField(_("user principal name"), max_length=320, blank=True)
-    office_location = models.CharField(_("office location"), max_length=128, blank=True)
-    department = models.CharField(_("department"), max_length=64, blank=True)
+    object_id = models.CharField(_("object ID"), max_length=OBJECT_ID_LENGTH)
+    display_name = models.CharField(_("display name"), max_length=MAX_LENGTHS["display_name"], blank=True)
+    given_name = models.CharField(_("given name"), max_length=MAX_LENGTHS["given_name"], blank=True)
+    surname = models.CharField(_("surname"), max_length=MAX_LENGTHS["surname"], blank=True)
+    job_title = models.CharField(_("job title"), max_length=MAX_LENGTHS["job_title"], blank=True)
+    mobile_phone = models.CharField(_("mobile phone"), max_length=MAX_LENGTHS["mobile_phone"], blank=True)
+    mail = models.CharField(_("email"), max_length=MAX_LENGTHS["mail"], blank=True)
+    user_principal_name = models.CharField(
+        _("user principal name"), max_length=MAX_LENGTHS["user_principal_name"], blank=True
+    )
+    office_location = models.CharField(
+        _("office location"), max_length=MAX_LENGTHS["office_location"], blank=True
+    )
+    department = models.CharField(_("department"), max_length=MAX_LENGTHS["department"], blank=True)
     account_enabled = models.BooleanField(_("account enabled"), null=True)
-    user_type = models.CharField(_("user type"), max_length=20, blank=True)
+    user_type = models.CharField(_("user type"), max_length=MAX_LENGTHS["user_type"], blank=True)
     has_license = models.BooleanField(_("has license"), null=True)
     purpose = models.CharField(_("purpose"), max_length=12, choices=Purpose.choices, blank=True, default="")
     removed = models.BooleanField(_("removed"), default=False)

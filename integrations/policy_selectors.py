@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from integrations.models import AzureConnection, DirectoryUser, ScopeGroupMember
 from integrations.sync.loaders import MIRROR_ATTRIBUTE
 from integrations.sync.plan import SITE_FIELD, SYNCED_FIELDS
-from integrations.sync.values import value_key
+from integrations.values import value_key
 from portal.customers.models import Contact, ContactPin
 
 if TYPE_CHECKING:

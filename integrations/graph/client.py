@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import operator
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,6 +19,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from django.conf import settings
 
+from integrations.directory_fields import FIELDS, FLAG, ID, LICENSES, TEXT
 from integrations.graph import tokens
 from integrations.graph.errors import (
     ConsentRequiredError,
@@ -42,7 +42,7 @@ from integrations.graph.http import (
     shared_session,
     short_message,
 )
-from integrations.graph.models import SELECT, USER_PROPERTIES, AccessToken, GraphUser, UserPage
+from integrations.graph.models import SELECT, AccessToken, GraphUser, UserPage
 
 logger = logging.getLogger(__name__)
 
@@ -424,31 +424,22 @@ class GraphClient:
 # -- parsing ---------------------------------------------------------------------------
 # Parsing runs once per user per page (100,000 times in a large import): the property
 # table is walked once here, not per record, and the `present` sets are shared.
-_STRING_PROPERTIES = tuple(
-    (prop, attribute)
-    for prop, attribute in USER_PROPERTIES.items()
-    if prop not in {"id", "accountEnabled", "assignedLicenses"}
-)
+_STRING_PROPERTIES = tuple((f.graph, f.attribute) for f in FIELDS if f.kind == TEXT)
+_FLAG_PROPERTIES = tuple((f.graph, f.attribute) for f in FIELDS if f.kind == FLAG)
+_LICENSE_PROPERTIES = tuple((f.graph, f.attribute) for f in FIELDS if f.kind == LICENSES)
 _PRESENT: dict[tuple[str, ...], frozenset[str]] = {}  # at most 2**12 keys: subsets in a fixed order
-_CHECKED_ORDER = (
-    *_STRING_PROPERTIES,
-    ("accountEnabled", "account_enabled"),
-    ("assignedLicenses", "has_license"),
-)
+_CHECKED_ORDER = (*_STRING_PROPERTIES, *_FLAG_PROPERTIES, *_LICENSE_PROPERTIES)
 _GRAPH_USER_ORDER = tuple(field.name for field in dataclasses.fields(GraphUser))
 # The fast path reads a record's properties in GraphUser's positional order (after
-# object_id, present, removed), with the licence list last: absent ones read as None,
-# which is also GraphUser's default.
+# object_id, present, removed): absent ones read as None, which is also GraphUser's default.
 _POSITIONAL = tuple(
-    prop
-    for prop, attribute in sorted(USER_PROPERTIES.items(), key=lambda item: _GRAPH_USER_ORDER.index(item[1]))
-    if prop != "id"
+    f.graph for f in sorted(FIELDS, key=lambda f: _GRAPH_USER_ORDER.index(f.attribute)) if f.kind != ID
 )
-_ENABLED = _POSITIONAL.index("accountEnabled")
-_LICENSES = _POSITIONAL.index("assignedLicenses")
-_TEXT_AT = tuple(n for n, prop in enumerate(_POSITIONAL) if n not in (_ENABLED, _LICENSES))
-_texts_at = operator.itemgetter(*_TEXT_AT)
-_TEXT_TYPES = frozenset({str, type(None)})
+_KIND_AT = tuple(next(f.kind for f in FIELDS if f.graph == prop) for prop in _POSITIONAL)
+_LICENSES_AT = tuple(n for n, kind in enumerate(_KIND_AT) if kind == LICENSES)
+# The types each position may hold (None: the property is absent or empty).
+_TYPES_BY_KIND = {TEXT: frozenset({str, type(None)}), FLAG: frozenset({bool, type(None)})}
+_TYPES_AT = tuple(_TYPES_BY_KIND.get(kind, frozenset({list, type(None)})) for kind in _KIND_AT)
 _PRESENT_BY_KEYS: dict[tuple[str, ...], frozenset[str]] = {}  # records' key tuples seen (bounded below)
 _PRESENT_BY_KEYS_MAX = 4096
 
@@ -464,13 +455,10 @@ def parse_user(raw: object) -> GraphUser | str:
         return _parse_user_checked(raw)
     object_id = raw.get("id")
     values = list(map(raw.get, _POSITIONAL))
-    enabled, licenses = values[_ENABLED], values[_LICENSES]
     if (
         type(object_id) is not str
         or not object_id.strip()
-        or not (enabled is None or type(enabled) is bool)
-        or not (licenses is None or type(licenses) is list)
-        or not _TEXT_TYPES.issuperset(map(type, _texts_at(values)))
+        or not all(map(frozenset.__contains__, _TYPES_AT, map(type, values)))
     ):
         return _parse_user_checked(raw)
     keys = tuple(raw)
@@ -479,8 +467,10 @@ def parse_user(raw: object) -> GraphUser | str:
         present = _present(raw)
         if len(_PRESENT_BY_KEYS) < _PRESENT_BY_KEYS_MAX:
             _PRESENT_BY_KEYS[keys] = present
-    if licenses is not None:
-        values[_LICENSES] = len(licenses) > 0
+    for at in _LICENSES_AT:  # a list of licences, stored as "has any"
+        licenses = values[at]
+        if licenses is not None:
+            values[at] = len(licenses) > 0
     return GraphUser(object_id, present, "@removed" in raw, *values)
 
 
@@ -506,16 +496,18 @@ def _parse_user_checked(raw: object) -> GraphUser | str:
             if value is not None and not isinstance(value, str):
                 return f"user {object_id}: {prop} is not a string"
             values[attribute] = value
-    if "accountEnabled" in raw:
-        value = raw["accountEnabled"]
-        if value is not None and not isinstance(value, bool):
-            return f"user {object_id}: accountEnabled is not a boolean"
-        values["account_enabled"] = value
-    if "assignedLicenses" in raw:
-        value = raw["assignedLicenses"]
-        if value is not None and not isinstance(value, list):
-            return f"user {object_id}: assignedLicenses is not a list"
-        values["has_license"] = None if value is None else len(value) > 0
+    for prop, attribute in _FLAG_PROPERTIES:
+        if prop in raw:
+            value = raw[prop]
+            if value is not None and not isinstance(value, bool):
+                return f"user {object_id}: {prop} is not a boolean"
+            values[attribute] = value
+    for prop, attribute in _LICENSE_PROPERTIES:  # a list of licences, stored as "has any"
+        if prop in raw:
+            value = raw[prop]
+            if value is not None and not isinstance(value, list):
+                return f"user {object_id}: {prop} is not a list"
+            values[attribute] = None if value is None else len(value) > 0
     key = tuple(values)
     present = _PRESENT.get(key)
     if present is None:

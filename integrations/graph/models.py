@@ -4,23 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from integrations.directory_fields import SHAPE
+
 # Graph property name -> GraphUser attribute, for every property the sync selects.
-USER_PROPERTIES: dict[str, str] = {
-    "id": "object_id",
-    "displayName": "display_name",
-    "givenName": "given_name",
-    "surname": "surname",
-    "jobTitle": "job_title",
-    "mobilePhone": "mobile_phone",
-    "mail": "mail",
-    "userPrincipalName": "user_principal_name",
-    "officeLocation": "office_location",
-    "department": "department",
-    "accountEnabled": "account_enabled",
-    "userType": "user_type",
-    "assignedLicenses": "has_license",
-}
-SELECT = ",".join(USER_PROPERTIES)
+USER_PROPERTIES: dict[str, str] = SHAPE.graph_attributes
+SELECT = SHAPE.select
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +17,8 @@ class GraphUser:
 
     `present` names the GraphUser attributes the record actually carried: a
     delta page sends only changed properties, and an absent property must not
-    overwrite the mirror (whereas a present `null` clears it).
+    overwrite the mirror (whereas a present `null` clears it). The attributes
+    are those of `directory_fields.FIELDS` (a test checks they agree).
     """
 
     object_id: str

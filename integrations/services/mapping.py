@@ -12,7 +12,7 @@ from django.utils.translation import gettext
 
 from integrations import mapping_selectors
 from integrations.models import AzureConnection, MappingAttribute, SiteMapping, SyncRun
-from integrations.sync.values import value_key
+from integrations.values import value_key
 from portal.activity import services as activity
 from portal.customers.models import Site
 

@@ -20,7 +20,7 @@ from integrations.models import FieldChange, SyncRun
 from integrations.sync import bulk
 from integrations.sync.lease import Lease
 from integrations.sync.plan import ContactCreate, ContactUpdate, SyncPlan
-from integrations.sync.values import email_key
+from integrations.values import email_key
 from portal.customers.models import Contact, Site
 
 T = TypeVar("T")
@@ -76,24 +76,7 @@ def _create_batch(batch: Sequence[ContactCreate], run: SyncRun, result: ApplyRes
     as raced and reconciled by the next run.
     """
     now = timezone.now()
-    inserted = bulk.insert_contacts(
-        run.customer_id,
-        [
-            (
-                create.email,
-                create.first_name,
-                create.last_name,
-                create.job_title,
-                create.mobile_phone,
-                create.site_id,
-                create.is_shared_mailbox,
-                create.object_id,
-                create.mailbox_purpose,
-            )
-            for create in batch
-        ],
-        now=now,
-    )
+    inserted = bulk.insert_contacts(run.customer_id, batch, now=now)  # a ContactCreate is a row
     ids = {email_key(email): pk for pk, email in inserted}
     site_names = dict(Site.objects.filter(customer_id=run.customer_id).values_list("pk", "name"))
     audit = []
@@ -109,16 +92,9 @@ def _create_batch(batch: Sequence[ContactCreate], run: SyncRun, result: ApplyRes
 
 def _initial_values(create: ContactCreate, site_names: dict[int, str]) -> str:
     """A created contact's audit row holds what it was created with (shown on the audit page and CSV)."""
+    values: dict[str, Any] = dict(zip(ContactCreate._fields, create, strict=True))
     return initial_values_json(
-        {
-            "email": create.email,
-            "first_name": create.first_name,
-            "last_name": create.last_name,
-            "job_title": create.job_title,
-            "mobile_phone": create.mobile_phone,
-            "site": site_names.get(create.site_id, ""),
-            "mailbox": create.mailbox_purpose,
-        }
+        {**values, "site": site_names.get(create.site_id, ""), "mailbox": create.mailbox_purpose}
     )
 
 

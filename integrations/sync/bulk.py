@@ -11,14 +11,11 @@ writes pass plain tuples straight to the driver instead:
 * SQLite (and any other backend): `executemany` of one prepared statement, or
   multi-row VALUES where ids must come back (RETURNING).
 
-Callers own the transaction (and the lease check inside it). Statements go
-through Django's cursor, so they count in `CaptureQueriesContext`; a COPY,
-which Django does not see, is recorded there by hand.
+Callers own the transaction (and the lease check inside it).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -27,6 +24,7 @@ from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Model
 
+from integrations.directory_fields import SHAPE
 from integrations.models import DirectoryUser, FieldChange
 from portal.customers.models import Contact
 
@@ -37,30 +35,10 @@ AUDIT = FieldChange._meta.db_table
 # One row of values for the driver, in the order of the columns it goes with.
 Row = Sequence[Any]
 
-# Contact columns a sync update may write (plan.ContactUpdate.values keys).
-UPDATABLE_CONTACT_COLUMNS = (
-    "first_name",
-    "last_name",
-    "job_title",
-    "mobile_phone",
-    "site_id",
-    "azure_object_id",
-    "is_shared_mailbox",
-    "mailbox_purpose",
-    "is_active",  # leavers policy (design.md §6.2)
-    "email",  # identity "object": the contact follows its directory object's renames
-)
-NEW_CONTACT_COLUMNS = (
-    "email",
-    "first_name",
-    "last_name",
-    "job_title",
-    "mobile_phone",
-    "site_id",
-    "is_shared_mailbox",
-    "azure_object_id",
-    "mailbox_purpose",
-)
+# Contact columns a sync update may write (plan.ContactUpdate.values keys), and those of a new contact.
+UPDATABLE_CONTACT_COLUMNS = SHAPE.updatable_contact_columns
+NEW_CONTACT_COLUMNS = SHAPE.new_contact_columns
+_NEW_EMAIL_AT = NEW_CONTACT_COLUMNS.index("email")
 AUDIT_COLUMNS = ("contact_id", "contact_email", "field", "old_value", "new_value")
 
 
@@ -81,24 +59,10 @@ def _datetime(value: datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
 
-def _record_copy(sql: str, rows: int, started: float) -> None:
-    """Make a COPY visible to Django's query log (tests count queries with it)."""
-    if connection.queries_logged:
-        connection.queries_log.append(
-            {"sql": f"{sql} -- {rows} rows", "time": f"{time.monotonic() - started:.3f}"}
-        )
-
-
-def _copy(cursor: CursorWrapper, table: str, columns: Sequence[str], rows: Iterable[Row]) -> int:
-    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    started = time.monotonic()
-    count = 0
-    with cursor.cursor.copy(sql) as copy:
+def _copy(cursor: CursorWrapper, table: str, columns: Sequence[str], rows: Iterable[Row]) -> None:
+    with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
-            count += 1
-    _record_copy(sql, count, started)
-    return count
 
 
 def _temp_table(
@@ -261,7 +225,7 @@ def insert_contacts(customer_id: int, rows: Sequence[Row], *, now: datetime) -> 
             for row in rows:
                 cursor.execute(sql + row_sql, (customer_id, stamp, stamp, *row))
                 if cursor.rowcount == 1:
-                    inserted.append((cursor.lastrowid, row[0]))
+                    inserted.append((cursor.lastrowid, row[_NEW_EMAIL_AT]))
             return inserted
         width = len(NEW_CONTACT_COLUMNS) + 3
         max_params = connection.features.max_query_params
@@ -296,7 +260,6 @@ def _copy_new_contacts(
         [CONTACT, len(rows)],
     )
     ids = [pk for (pk,) in cursor.fetchall()]
-    email = NEW_CONTACT_COLUMNS.index("email")
     try:
         with transaction.atomic():
             _copy(
@@ -307,7 +270,7 @@ def _copy_new_contacts(
             )
     except UniqueViolation:
         return None
-    return [(pk, row[email]) for pk, row in zip(ids, rows, strict=True)]
+    return [(pk, row[_NEW_EMAIL_AT]) for pk, row in zip(ids, rows, strict=True)]
 
 
 def update_contacts(groups: Mapping[tuple[str, ...], Sequence[Row]], *, now: datetime) -> int:

@@ -16,17 +16,16 @@ from typing import Any
 
 from django.db import transaction
 
+from integrations.directory_fields import MAX_LENGTHS, SHAPE
 from integrations.graph.models import GraphUser
 from integrations.models import AzureConnection, DirectoryUser
 from integrations.sync import bulk
-from integrations.sync.values import MAX_LENGTHS, clean_text
+from integrations.values import clean_text
 
-# GraphUser attributes stored in the mirror, besides object_id.
-TEXT_ATTRIBUTES = tuple(MAX_LENGTHS)
-FLAG_ATTRIBUTES = ("account_enabled", "has_license")
-MIRRORED_ATTRIBUTES = frozenset(TEXT_ATTRIBUTES + FLAG_ATTRIBUTES)
-# The values of a mirror row as `write_page` hands them to the database.
-ROW_COLUMNS = ("object_id", *TEXT_ATTRIBUTES, *FLAG_ATTRIBUTES, "removed")
+# GraphUser attributes stored in the mirror besides object_id, and a row as `write_page` writes it.
+TEXT_ATTRIBUTES = SHAPE.text_attributes
+FLAG_ATTRIBUTES = SHAPE.flag_attributes
+ROW_COLUMNS = SHAPE.mirror_row_columns
 _EMPTY_ATTRIBUTES = ("",) * len(TEXT_ATTRIBUTES) + (None,) * len(FLAG_ATTRIBUTES)
 _ALL_UPDATED = ("removed", *TEXT_ATTRIBUTES, *FLAG_ATTRIBUTES)
 _REMOVED_UPDATED = ("removed",)

@@ -8,6 +8,7 @@ the plan without the apply.
 from __future__ import annotations
 
 import gc
+import operator
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -16,17 +17,13 @@ from typing import NamedTuple
 
 from django.utils.translation import gettext_lazy as _
 
-from integrations.sync.values import email_key, value_key
-
-# Contact fields the sync owns (R7), and the mirror attribute each comes from.
-SYNCED_FIELDS: dict[str, str] = {
-    "first_name": "given_name",
-    "last_name": "surname",
-    "job_title": "job_title",
-    "mobile_phone": "mobile_phone",
-}
-SITE_FIELD = "site"
-AUDITED_FIELDS = (*SYNCED_FIELDS, SITE_FIELD)
+from integrations.directory_fields import ACTIVE_FIELD as ACTIVE_FIELD
+from integrations.directory_fields import AUDITED_FIELDS as AUDITED_FIELDS
+from integrations.directory_fields import EMAIL_FIELD as EMAIL_FIELD
+from integrations.directory_fields import MAX_LENGTHS
+from integrations.directory_fields import SITE_FIELD as SITE_FIELD
+from integrations.directory_fields import SYNCED_FIELDS as SYNCED_FIELDS
+from integrations.values import email_key, value_key
 
 MAILBOX_PURPOSES = frozenset({"shared", "room", "equipment"})
 EMAIL_MAX_LENGTH = 254
@@ -68,10 +65,12 @@ class MirrorUser(NamedTuple):
     """What the plan needs of one mirrored directory user.
 
     A named tuple, not a dataclass: 100,000 of them are built per run, and a
-    tuple is built several times faster (fields are also the mirror's columns).
+    tuple is built several times faster. Its fields are the mirror's columns,
+    `directory_fields.SHAPE.mirror_user_fields` (a test checks they agree).
     """
 
     object_id: str
+    display_name: str = ""
     given_name: str = ""
     surname: str = ""
     job_title: str = ""
@@ -84,11 +83,11 @@ class MirrorUser(NamedTuple):
     user_type: str = "Member"
     has_license: bool | None = None
     purpose: str = ""
-    display_name: str = ""
 
 
 class ContactState(NamedTuple):
-    """What the plan needs of one existing contact of the customer (fields are its columns)."""
+    """What the plan needs of one existing contact of the customer (fields are its columns;
+    the synced fields follow each other, in SYNCED_FIELDS order)."""
 
     id: int
     email: str
@@ -110,6 +109,8 @@ class FieldUpdate(NamedTuple):
 
 
 class ContactCreate(NamedTuple):
+    """A contact to insert: a row of `SHAPE.new_contact_columns` (object_id is its link)."""
+
     object_id: str
     email: str
     first_name: str
@@ -141,7 +142,6 @@ class Divergence(NamedTuple):
 
 KEEP, DEACTIVATE = "keep", "deactivate"
 BY_EMAIL, BY_OBJECT = "email", "object"
-ACTIVE_FIELD, EMAIL_FIELD = "is_active", "email"
 _NO_PINS: frozenset[str] = frozenset()
 
 
@@ -227,19 +227,25 @@ def mailbox_purpose(user: MirrorUser) -> str:
     return "shared" if is_mailbox(user) else ""
 
 
-NAME_MAX_LENGTH = 64
+NAME_MAX_LENGTH = MAX_LENGTHS["given_name"]  # the first name's column too
+_synced_of = operator.attrgetter(*SYNCED_FIELDS.values())
+# The contact's synced fields (adjacent in ContactState), compared with the directory's in one go.
+_FIRST_SYNCED = ContactState._fields.index(next(iter(SYNCED_FIELDS)))
+CONTACT_SYNCED = slice(_FIRST_SYNCED, _FIRST_SYNCED + len(SYNCED_FIELDS))
+_contact_synced_of = operator.itemgetter(CONTACT_SYNCED)
 
 
-def directory_name(user: MirrorUser) -> tuple[str, str]:
-    """The contact's (first name, last name) from the directory.
+def directory_values(user: MirrorUser) -> tuple[str, ...]:
+    """The directory's values of the SYNCED_FIELDS, in their order.
 
     Given name and surname when Entra has either; otherwise (shared, room and
     equipment mailboxes have neither) the display name becomes the first name
     and the last name stays empty, so no contact is nameless. See README.md, "Names and mailboxes".
     """
-    if user.given_name.strip() or user.surname.strip():
-        return user.given_name, user.surname
-    return user.display_name.strip()[:NAME_MAX_LENGTH], ""
+    if not (user.given_name.strip() or user.surname.strip()):
+        user = user._replace(given_name=user.display_name.strip()[:NAME_MAX_LENGTH], surname="")
+    values: tuple[str, ...] = _synced_of(user)
+    return values
 
 
 def _looks_like_email(email: str) -> bool:
@@ -347,7 +353,7 @@ def _build_plan(
     for key, (user, email, site_id) in candidates.items():
         purpose = mailbox_purpose(user)
         shared = bool(purpose)
-        first_name, last_name = directory_name(user)
+        synced = directory_values(user)
         if matches is None:
             contact = contacts_by_email.get(key)
         elif key in matches:
@@ -359,30 +365,19 @@ def _build_plan(
         if contact is not None and present is not None:
             matched_ids.add(contact.id)
         if contact is None:
-            job_title, mobile_phone = user.job_title, user.mobile_phone
             if policy.portal_owned:  # never written, not even on a new contact
                 owned = policy.portal_owned
-                first_name = "" if "first_name" in owned else first_name
-                last_name = "" if "last_name" in owned else last_name
-                job_title = "" if "job_title" in owned else job_title
-                mobile_phone = "" if "mobile_phone" in owned else mobile_phone
-            plan.creates.append(
-                ContactCreate(
-                    object_id=user.object_id,
-                    email=email,
-                    first_name=first_name,
-                    last_name=last_name,
-                    job_title=job_title,
-                    mobile_phone=mobile_phone,
-                    site_id=site_id,
-                    is_shared_mailbox=shared,
-                    mailbox_purpose=purpose,
+                synced = tuple(
+                    "" if name in owned else v for name, v in zip(SYNCED_FIELDS, synced, strict=True)
                 )
+            plan.creates.append(
+                ContactCreate._make((user.object_id, email, *synced, site_id, shared, purpose))
             )
             continue
         if (
             # The common case, compared in one go: nothing differs.
-            contact[2:7] == (first_name, last_name, user.job_title, user.mobile_phone, site_id)
+            _contact_synced_of(contact) == synced
+            and contact.site_id == site_id
             and contact.azure_object_id == user.object_id
             and contact.is_shared_mailbox == shared
             and contact.mailbox_purpose == purpose
@@ -392,11 +387,12 @@ def _build_plan(
             plan.unchanged += 1
             continue
         if default_policy and contact.is_active:
-            update = _diff(contact, user, site_id, purpose, site_names)
+            update = _diff(contact, user, synced, site_id, purpose, site_names)
         else:
             update = _diff_with_policy(
                 contact,
                 user,
+                synced,
                 email,
                 site_id,
                 purpose,
@@ -471,6 +467,7 @@ def _match_by_object(
 def _diff_with_policy(
     contact: ContactState,
     user: MirrorUser,
+    synced: tuple[str, ...],
     email: str,
     site_id: int,
     purpose: str,
@@ -484,7 +481,7 @@ def _diff_with_policy(
     one's divergence is noted), the email follows the object, and a returning user's
     contact is reactivated."""
     pinned = policy.pinned.get(contact.id, _NO_PINS)
-    base = _diff(contact, user, site_id, purpose, site_names)
+    base = _diff(contact, user, synced, site_id, purpose, site_names)
     changes: list[FieldUpdate] = []
     values: dict[str, object] = {}
     if base is not None:
@@ -572,21 +569,19 @@ def _admit(user: MirrorUser, value: str, site_by_value: Mapping[str, int]) -> tu
 
 
 def _diff(
-    contact: ContactState, user: MirrorUser, site_id: int, purpose: str, site_names: Mapping[int, str]
+    contact: ContactState,
+    user: MirrorUser,
+    synced: tuple[str, ...],
+    site_id: int,
+    purpose: str,
+    site_names: Mapping[int, str],
 ) -> ContactUpdate | None:
-    """The fields of `contact` that differ from the directory; None when none do."""
+    """The fields of `contact` that differ from the directory (`synced`: its `directory_values`); None when none do."""
     changes: list[FieldUpdate] = []
     values: dict[str, object] = {}
     shared = bool(purpose)
-    first_name, last_name = directory_name(user)
-    for contact_field, user_attribute in SYNCED_FIELDS.items():
+    for contact_field, new in zip(SYNCED_FIELDS, synced, strict=True):
         old = getattr(contact, contact_field)
-        if contact_field == "first_name":
-            new = first_name
-        elif contact_field == "last_name":
-            new = last_name
-        else:
-            new = getattr(user, user_attribute)
         if old != new:
             changes.append(FieldUpdate(contact_field, old, new))
             values[contact_field] = new

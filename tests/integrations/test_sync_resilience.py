@@ -6,15 +6,14 @@ import multiprocessing
 import time
 
 import pytest
-from django.db import connection as db_connection
 from django.db import connections
-from django.test.utils import CaptureQueriesContext
 
 from integrations.models import AzureConnection, FieldChange, SiteMapping, SyncRun
 from integrations.sync import apply as apply_module
 from integrations.sync.runner import run_sync
 from portal.customers.models import Contact, Customer, Site
 from tests.integrations.fakes import FakeDirectory
+from tests.integrations.statements import statements
 from tests.integrations.test_sync_rules import add_person
 
 
@@ -142,16 +141,16 @@ def test_a_5000_user_sync_runs_in_a_bounded_number_of_queries():
     fill(directory, 5000)
     connection = connect("Large", "cccccccc-0000-0000-0000-000000000001")
 
-    with CaptureQueriesContext(db_connection) as initial:
+    with statements() as initial:
         run = run_sync(connection, trigger="initial", client_factory=directory)
     assert run.created == 3334
     for n in range(0, 5000, 50):
         directory.update(
             next(iter(directory.users)) if n == 0 else list(directory.users)[n], jobTitle="Changed"
         )
-    with CaptureQueriesContext(db_connection) as delta:
+    with statements() as delta:
         changed = run_sync(connection, trigger="manual", client_factory=directory)
 
     assert changed.status == SyncRun.Status.SUCCEEDED
-    assert len(initial.captured_queries) < 120, len(initial.captured_queries)
-    assert len(delta.captured_queries) < 60, len(delta.captured_queries)
+    assert len(initial) < 120, len(initial)
+    assert len(delta) < 60, len(delta)

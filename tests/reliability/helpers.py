@@ -12,7 +12,7 @@ from requests.adapters import HTTPAdapter
 from integrations.graph.client import GraphClient
 from integrations.graph.http import build_session
 from integrations.models import AzureConnection, DirectoryUser, FieldChange, SiteMapping
-from integrations.sync.values import clean_text
+from integrations.values import clean_text
 from microsoft_simulator.directory import Directory
 from portal.customers.models import Contact, Customer, Site
 

@@ -1,4 +1,4 @@
-"""Cleaning of directory values before they are stored.
+"""How directory values are cleaned before they are stored, and how they compare.
 
 Graph is the source of truth, but a value that cannot be stored as it is (a
 NUL byte, which PostgreSQL rejects, or a value longer than its column) must
@@ -9,20 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 
-# Column sizes of the mirror (and of the contact fields they feed), per
-# Microsoft's documented limits (docs/design.md section 5).
-MAX_LENGTHS: dict[str, int] = {
-    "display_name": 256,
-    "given_name": 64,
-    "surname": 64,
-    "job_title": 128,
-    "mobile_phone": 64,
-    "mail": 320,
-    "user_principal_name": 320,
-    "office_location": 128,
-    "department": 64,
-    "user_type": 20,
-}
+from integrations.directory_fields import MAX_LENGTHS
 
 
 def clean_text(field: str, value: object) -> tuple[str, str | None]:
