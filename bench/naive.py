@@ -9,12 +9,13 @@ from __future__ import annotations
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from integrations.directory_fields import MirrorUser
 from integrations.graph.client import GraphClient
 from integrations.models import AzureConnection, DirectoryUser, FieldChange, SyncRun
 from integrations.sync import loaders
 from integrations.sync.classify import classify_disabled_users
 from integrations.sync.mirror import FLAG_ATTRIBUTES, TEXT_ATTRIBUTES
-from integrations.sync.plan import SYNCED_FIELDS, MirrorUser, _admit, is_mailbox
+from integrations.sync.plan import SYNCED_FIELDS, _admit, is_mailbox
 from integrations.values import clean_text, email_key, value_key
 from portal.customers.models import Contact
 

@@ -1,7 +1,7 @@
 """Telling people when a connection breaks and when it heals.
 
 `health_changed` is called after a connection's health was saved (one line in
-`sync.outcome`). It decides, against what people were last told
+`integrations.health`). It decides, against what people were last told
 (`HealthAlertState`), whether this is a change worth an e-mail: entering
 needs-attention (revoked consent among its causes) or quarantine, or healing
 after one of those. The e-mails leave after the commit, never inside a sync

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -89,7 +90,7 @@ class RecordShape:
         self.synced_fields = {f.contact_field: f.attribute for f in synced}
         self.audited_fields = (*self.synced_fields, SITE_FIELD)
         self.labels = {f.contact_field: f.label for f in synced}
-        # The contact columns the sync inserts (a `plan.ContactCreate` row, its object id as the link) and updates.
+        # The contact columns the sync inserts (a `ContactCreate` row, its object id as the link) and updates.
         self.new_contact_columns = (
             "azure_object_id",
             EMAIL_FIELD,
@@ -111,3 +112,59 @@ SHAPE = RecordShape(FIELDS)
 MAX_LENGTHS = SHAPE.max_lengths
 SYNCED_FIELDS = SHAPE.synced_fields
 AUDITED_FIELDS = SHAPE.audited_fields
+
+
+# -- the typed records built from these columns (named tuples: 100,000 per run) --------
+class MirrorUser(NamedTuple):
+    """What the plan needs of one mirrored directory user.
+
+    A named tuple, not a dataclass: 100,000 of them are built per run, and a
+    tuple is built several times faster. Its fields are the mirror's columns,
+    `directory_fields.SHAPE.mirror_user_fields` (a test checks they agree).
+    """
+
+    object_id: str
+    display_name: str = ""
+    given_name: str = ""
+    surname: str = ""
+    job_title: str = ""
+    mobile_phone: str = ""
+    mail: str = ""
+    user_principal_name: str = ""
+    office_location: str = ""
+    department: str = ""
+    account_enabled: bool | None = True
+    user_type: str = "Member"
+    has_license: bool | None = None
+    purpose: str = ""
+
+
+class ContactState(NamedTuple):
+    """What the plan needs of one existing contact of the customer (fields are its columns;
+    the synced fields follow each other, in SYNCED_FIELDS order)."""
+
+    id: int
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    job_title: str = ""
+    mobile_phone: str = ""
+    site_id: int | None = None
+    is_shared_mailbox: bool = False
+    azure_object_id: str | None = None
+    mailbox_purpose: str = ""
+    is_active: bool = True
+
+
+class ContactCreate(NamedTuple):
+    """A contact to insert: a row of `SHAPE.new_contact_columns` (object_id is its link)."""
+
+    object_id: str
+    email: str
+    first_name: str
+    last_name: str
+    job_title: str
+    mobile_phone: str
+    site_id: int
+    is_shared_mailbox: bool
+    mailbox_purpose: str = ""

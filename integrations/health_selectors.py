@@ -17,8 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from integrations.health import sync_interval
 from integrations.models import AzureConnection, Health, PauseReason, SyncRun
-from integrations.sync.outcome import sync_interval
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise

@@ -107,7 +107,7 @@ def unread_scope_groups(*, connection: AzureConnection, policy: Policy) -> list[
 
 def policy_preview(*, connection: AzureConnection, policy: Policy) -> dict:
     """What the next sync would do under `policy`, unsaved: the run's own plan, summarised."""
-    from integrations.sync.preview import summarize_plan
+    from integrations.plan_summary import summarize_plan
     from integrations.sync.runner import plan_for_connection
 
     return summarize_plan(plan_for_connection(connection, policy=policy.as_overrides()))

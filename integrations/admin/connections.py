@@ -11,9 +11,9 @@ from django.utils.translation import gettext_lazy as _
 
 from integrations.admin import operations, safety
 from integrations.admin.base import IntegrationAdmin, changes_url
+from integrations.lease import is_leased
 from integrations.models import AzureConnection, SiteMapping
 from integrations.permissions import is_integration_staff
-from integrations.sync.lease import is_leased
 
 
 class SiteMappingInline(admin.TabularInline):

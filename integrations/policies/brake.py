@@ -93,7 +93,7 @@ def differs_a_lot(held_preview: dict[str, Any], plan: SyncPlan) -> bool:
 def stop_before_apply(connection: AzureConnection, run: SyncRun, plan: SyncPlan) -> bool:
     """Hold `run` (True) when the brake applies and trips, or when an approval's plan
     is no longer the one that was approved: either way nothing is written."""
-    from integrations.sync.preview import summarize_plan
+    from integrations.plan_summary import summarize_plan
 
     if run.approves_id is not None:
         held = SyncRun.objects.filter(pk=run.approves_id).values_list("preview", flat=True).first() or {}

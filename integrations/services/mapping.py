@@ -211,7 +211,7 @@ def mapping_preview(*, connection: AzureConnection, attribute: str, choices: lis
     and planned by the run's `plan_for_connection`; `new_sites` names the
     sites the save would create.
     """
-    from integrations.sync.preview import summarize_plan
+    from integrations.plan_summary import summarize_plan
     from integrations.sync.runner import plan_for_connection
 
     resolved = resolve_choices(connection=connection, choices=choices)

@@ -18,9 +18,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from integrations import selectors
+from integrations.lease import holder_run_id, is_leased
 from integrations.models import AzureConnection, SyncRun
 from integrations.services import pause
-from integrations.sync.lease import holder_run_id, is_leased
 from portal.activity import services as activity
 
 # A queued run no worker picked up within this time is considered lost

@@ -10,9 +10,9 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
+from integrations.lease import is_leased
 from integrations.models import AzureConnection, Health, SiteMapping, SyncRun
 from integrations.services import pause, runs
-from integrations.sync.lease import is_leased
 
 
 def due_queryset() -> QuerySet[AzureConnection]:

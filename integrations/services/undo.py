@@ -26,8 +26,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from integrations.lease import Lease, LeaseLost
 from integrations.models import AzureConnection, FieldChange, PauseReason, SyncRun
-from integrations.sync.lease import Lease, LeaseLost
 from integrations.sync.plan import ACTIVE_FIELD, EMAIL_FIELD, SITE_FIELD, SYNCED_FIELDS
 from portal.customers.models import Contact, Site
 

@@ -16,10 +16,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations.audit_format import initial_values_json
+from integrations.directory_fields import ContactCreate
+from integrations.lease import Lease
 from integrations.models import FieldChange, SyncRun
 from integrations.sync import bulk
-from integrations.sync.lease import Lease
-from integrations.sync.plan import ContactCreate, ContactUpdate, SyncPlan
+from integrations.sync.plan import ContactUpdate, SyncPlan
 from integrations.values import email_key
 from portal.customers.models import Contact, Site
 

@@ -12,9 +12,9 @@ from django.db import transaction
 
 from integrations.graph.errors import PermissionDeniedError
 from integrations.graph.models import GraphUser
+from integrations.graph.prefetch import prefetched
 from integrations.models import AzureConnection, DirectoryUser
 from integrations.sync import bulk
-from integrations.sync.pipeline import prefetched
 
 CHUNK = 200  # ids per client call; the client splits them into $batch requests of 20
 BATCH = 20  # Graph's $batch limit (integrations.graph.client.BATCH_LIMIT)

@@ -12,9 +12,9 @@ from typing import Any
 
 from django.db import connection as db
 
-from integrations.directory_fields import SHAPE
+from integrations.directory_fields import SHAPE, ContactState, MirrorUser
 from integrations.models import AzureConnection, DirectoryUser, MappingAttribute, ScopeGroupMember
-from integrations.sync.plan import ContactState, MirrorUser, PlanPolicy
+from integrations.sync.plan import PlanPolicy
 from portal.customers.models import Contact, ContactPin, Site
 
 # Keyed by the stored `AzureConnection.mapping_attribute` value (a MappingAttribute).

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from integrations.directory_fields import ACTIVE_FIELD as ACTIVE_FIELD
 from integrations.directory_fields import AUDITED_FIELDS as AUDITED_FIELDS
 from integrations.directory_fields import EMAIL_FIELD as EMAIL_FIELD
-from integrations.directory_fields import MAX_LENGTHS
+from integrations.directory_fields import MAX_LENGTHS, ContactCreate, ContactState, MirrorUser
 from integrations.directory_fields import SITE_FIELD as SITE_FIELD
 from integrations.directory_fields import SYNCED_FIELDS as SYNCED_FIELDS
 from integrations.values import email_key, value_key
@@ -61,65 +61,10 @@ class SkipReason:
     LEFT = frozenset({DISABLED, NOT_IN_SCOPE_GROUPS, UNLICENSED})
 
 
-class MirrorUser(NamedTuple):
-    """What the plan needs of one mirrored directory user.
-
-    A named tuple, not a dataclass: 100,000 of them are built per run, and a
-    tuple is built several times faster. Its fields are the mirror's columns,
-    `directory_fields.SHAPE.mirror_user_fields` (a test checks they agree).
-    """
-
-    object_id: str
-    display_name: str = ""
-    given_name: str = ""
-    surname: str = ""
-    job_title: str = ""
-    mobile_phone: str = ""
-    mail: str = ""
-    user_principal_name: str = ""
-    office_location: str = ""
-    department: str = ""
-    account_enabled: bool | None = True
-    user_type: str = "Member"
-    has_license: bool | None = None
-    purpose: str = ""
-
-
-class ContactState(NamedTuple):
-    """What the plan needs of one existing contact of the customer (fields are its columns;
-    the synced fields follow each other, in SYNCED_FIELDS order)."""
-
-    id: int
-    email: str
-    first_name: str = ""
-    last_name: str = ""
-    job_title: str = ""
-    mobile_phone: str = ""
-    site_id: int | None = None
-    is_shared_mailbox: bool = False
-    azure_object_id: str | None = None
-    mailbox_purpose: str = ""
-    is_active: bool = True
-
-
 class FieldUpdate(NamedTuple):
     field: str
     old: str
     new: str
-
-
-class ContactCreate(NamedTuple):
-    """A contact to insert: a row of `SHAPE.new_contact_columns` (object_id is its link)."""
-
-    object_id: str
-    email: str
-    first_name: str
-    last_name: str
-    job_title: str
-    mobile_phone: str
-    site_id: int
-    is_shared_mailbox: bool
-    mailbox_purpose: str = ""
 
 
 class ContactUpdate(NamedTuple):

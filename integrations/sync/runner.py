@@ -19,20 +19,21 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
+from integrations import health
 from integrations.graph.errors import DeltaExpiredError, MicrosoftError, PageTokenExpiredError
 from integrations.graph.models import UserPage
+from integrations.graph.prefetch import prefetched
+from integrations.lease import Heartbeat, Lease, LeaseLost
 from integrations.models import AzureConnection, SyncRun
+from integrations.plan_summary import summarize_plan
 from integrations.policies import brake
 from integrations.policies.scope import refresh_scope_members
 from integrations.policies.summary import has_effect, policy_summary
-from integrations.sync import loaders, outcome
+from integrations.sync import loaders
 from integrations.sync.apply import apply_plan
 from integrations.sync.classify import EarlyClassifier, classify_disabled_users
-from integrations.sync.lease import Heartbeat, Lease, LeaseLost
 from integrations.sync.mirror import mark_unseen_removed, write_page
-from integrations.sync.pipeline import prefetched
 from integrations.sync.plan import SyncPlan, build_plan
-from integrations.sync.preview import summarize_plan
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ MAX_PASS_RESTARTS = 3
 class DirectoryClient(Protocol):
     """What the sync needs of the Graph client (a test or benchmark may pass its own).
 
-    Its reads run in other threads while the run writes (`sync/pipeline.py`, the
+    Its reads run in other threads while the run writes (`graph/prefetch.py`, the
     early classification): they may only read the directory, never the database.
     """
 
@@ -108,7 +109,7 @@ def run_sync(
         run.cancel(f"Stopped: {exc}")
     except MicrosoftError as exc:
         run.fail(kind=exc.kind, message=_safe_message(exc))
-        outcome.record_failure(connection, run, exc)
+        health.record_failure(connection, run, exc)
     except Exception as exc:
         logger.exception("Sync run %s failed unexpectedly", run.pk)
         kind = "database" if isinstance(exc, DatabaseError) else "internal"
@@ -116,14 +117,14 @@ def run_sync(
             kind=kind,
             message=gettext_noop("The sync failed because of an internal error; it has been logged."),
         )
-        outcome.record_failure(connection, run, exc)
+        health.record_failure(connection, run, exc)
     else:
         if run.status != SyncRun.Status.RUNNING:
             return run  # held by the brake (nothing written; the schedule waits for a decision)
         with transaction.atomic():  # the run's end, the connection's health and the lease: one commit
             run.finish()
             if not run.dry_run:
-                outcome.record_success(connection, run)
+                health.record_success(connection, run)
             lease.release()
             released = True
     finally:

@@ -121,7 +121,7 @@ def test_quarantine_alerts_and_backing_off_does_not(connection, admins, django_c
 def test_nothing_is_queued_before_the_transaction_commits(
     connection, admins, django_capture_on_commit_callbacks
 ):
-    from integrations.sync import outcome
+    from integrations import health as outcome
 
     connection.health = Health.NEEDS_ATTENTION
     with django_capture_on_commit_callbacks(execute=False) as callbacks, transaction.atomic():

@@ -12,18 +12,22 @@ import dataclasses
 from django.utils.translation import gettext_lazy as _
 
 from integrations import audit_format
-from integrations.directory_fields import FIELDS, FLAG, SHAPE, TEXT, RecordShape, SyncedField
+from integrations.directory_fields import (
+    FIELDS,
+    FLAG,
+    SHAPE,
+    TEXT,
+    ContactCreate,
+    ContactState,
+    MirrorUser,
+    RecordShape,
+    SyncedField,
+)
 from integrations.graph import client
 from integrations.graph.models import SELECT, GraphUser
 from integrations.models import DirectoryUser
 from integrations.sync import bulk, loaders, mirror
-from integrations.sync.plan import (
-    CONTACT_SYNCED,
-    SYNCED_FIELDS,
-    ContactCreate,
-    ContactState,
-    MirrorUser,
-)
+from integrations.sync.plan import CONTACT_SYNCED, SYNCED_FIELDS
 from portal.customers.models import Contact
 
 COMPANY = SyncedField("companyName", "company_name", TEXT, 64, contact_field="company", label=_("Company"))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from integrations.sync.plan import ContactState, MirrorUser, build_plan, is_mailbox, user_email
+from integrations.directory_fields import ContactState, MirrorUser
+from integrations.sync.plan import build_plan, is_mailbox, user_email
 
 SITES = {"milan": 1, "rome": 2}
 NAMES = {1: "Milan", 2: "Rome"}

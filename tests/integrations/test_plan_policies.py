@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from integrations.sync.plan import ContactState, MirrorUser, PlanPolicy, SkipReason, build_plan
+from integrations.directory_fields import ContactState, MirrorUser
+from integrations.sync.plan import PlanPolicy, SkipReason, build_plan
 
 SITES = {"milan": 1, "rome": 2}
 NAMES = {1: "Milan", 2: "Rome"}

@@ -11,14 +11,15 @@ from django.utils import timezone
 from django_q.conf import Conf
 from django_q.models import Schedule
 
+from integrations import health as outcome
 from integrations import tasks
 from integrations.graph.errors import ConsentRequiredError, TransientError
+from integrations.lease import Lease
 from integrations.models import AzureConnection, Health, SiteMapping, SyncRun
 from integrations.services import mapping, runs
 from integrations.services.connections import connection_disconnect
 from integrations.services.scheduling import DISPATCH_SCHEDULE_NAME, due_connections, ensure_dispatch_schedule
-from integrations.sync import outcome, runner
-from integrations.sync.lease import Lease
+from integrations.sync import runner
 from portal.customers.models import Contact, Customer, Site
 from tests.integrations.test_sync_rules import add_person
 

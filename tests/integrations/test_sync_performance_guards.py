@@ -18,7 +18,10 @@ import pytest
 from django.db import connection as db_connection
 from django.utils import timezone
 
+from integrations.directory_fields import ContactState, MirrorUser
 from integrations.graph.models import GraphUser
+from integrations.graph.prefetch import prefetched
+from integrations.lease import LeaseLost
 from integrations.models import (
     AzureConnection,
     DirectoryUser,
@@ -31,10 +34,8 @@ from integrations.sync import apply as apply_module
 from integrations.sync import bulk, loaders
 from integrations.sync.apply import apply_plan
 from integrations.sync.classify import classify_disabled_users
-from integrations.sync.lease import LeaseLost
 from integrations.sync.mirror import write_page
-from integrations.sync.pipeline import prefetched
-from integrations.sync.plan import ContactState, MirrorUser, build_plan
+from integrations.sync.plan import build_plan
 from integrations.sync.runner import plan_for_connection
 from portal.customers.models import Contact, Customer, Site
 from tests.integrations.fakes import FakeDirectory

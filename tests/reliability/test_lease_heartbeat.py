@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 from django.db import connections
 
+from integrations import lease as leases
+from integrations.lease import Heartbeat, Lease
 from integrations.models import AzureConnection, SyncRun
-from integrations.sync import lease as leases
-from integrations.sync.lease import Heartbeat, Lease
 from integrations.sync.runner import run_sync
 from tests.integrations.fakes import FakeDirectory
 from tests.integrations.test_sync_resilience import connect, fill

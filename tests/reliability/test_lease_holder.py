@@ -13,10 +13,10 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from integrations import lease
+from integrations.lease import Lease, holder_is_gone, is_leased, process_identity
 from integrations.models import AzureConnection, SyncRun
 from integrations.services import runs
-from integrations.sync import lease
-from integrations.sync.lease import Lease, holder_is_gone, is_leased, process_identity
 from integrations.sync.runner import run_sync
 from tests.integrations.conftest import TENANT_ID
 from tests.integrations.fakes import FakeDirectory
