@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from integrations.models import SiteMapping, SyncRun
 from integrations.sync import runner
+from portal.activity.models import Activity
 from portal.customers.models import Contact, Site
 from tests.integrations.test_sync_rules import add_person
 
@@ -52,6 +53,17 @@ def test_azure_map_maps_a_value_to_an_existing_or_new_site_and_unmaps_it(connect
 
     assert "Unmapped" in run("azure_map", "Contoso", "TURIN OFFICE", "--unmap")
     assert SiteMapping.objects.count() == 1
+
+
+def test_azure_map_changes_go_to_the_activity_log_without_an_actor(connection, milan):
+    run("azure_map", "Contoso", "Milan HQ", "Milan")
+    run("azure_map", "Contoso", "--list")  # a read records nothing
+
+    changes = Activity.objects.filter(kind=Activity.Kind.MAPPING_CHANGED)
+    assert changes.count() == 1
+    change = changes.get()
+    assert change.actor is None and change.customer == connection.customer
+    assert "Milan HQ" in change.new_value and "Milan" in change.new_value
 
 
 @pytest.mark.parametrize(

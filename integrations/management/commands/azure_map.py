@@ -9,6 +9,7 @@ from integrations.cli import resolve_connection
 from integrations.models import DirectoryUser, SyncRun
 from integrations.services import mapping
 from integrations.sync.runner import run_sync
+from portal.activity import services as activity
 from portal.customers.models import Site
 
 
@@ -27,7 +28,15 @@ class Command(BaseCommand):
         connection = resolve_connection(options["customer"])
         if options["list"]:
             self._list(connection)
-        elif options["value"] and options["unmap"]:
+            return
+        # A change from the command line goes to the activity log like one from the pages
+        # (no actor: the command's user is not a portal user).
+        before = activity.mapping_snapshot(connection)
+        self._change(connection, options)
+        activity.mapping_changed(connection, before, actor=None)
+
+    def _change(self, connection, options) -> None:
+        if options["value"] and options["unmap"]:
             if not mapping.mapping_remove(connection=connection, value=options["value"]):
                 raise CommandError(f"{options['value']!r} is not mapped.")
             self.stdout.write(f"Unmapped {options['value']!r}; contacts already placed stay where they are.")
