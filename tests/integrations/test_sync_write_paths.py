@@ -14,12 +14,14 @@ from django.db import transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from integrations.directory_fields import ContactCreate
 from integrations.graph.client import _parse_user_checked, parse_user
 from integrations.graph.models import GraphUser
 from integrations.models import DirectoryUser
 from integrations.sync import bulk
 from integrations.sync.mirror import write_page
 from portal.customers.models import Contact
+from tests.integrations.statements import statements
 
 pytestmark = pytest.mark.django_db
 
@@ -56,10 +58,9 @@ def test_a_first_full_pass_copies_its_pages_into_the_mirror(connection):
     postgres_only()
     page = [user(f"u{n}", mail=f"u{n}@contoso.com", job_title="Engineer") for n in range(5)]
 
-    with CaptureQueriesContext(db_connection) as queries:
+    with statements() as sql:
         write_page(connection, page, seen_at=timezone.now(), full_pass=True)
 
-    sql = [q["sql"] for q in queries]
     assert any(s.startswith("COPY integrations_directoryuser") for s in sql)
     assert not any(s.startswith("INSERT INTO integrations_directoryuser") for s in sql)
     assert sorted(DirectoryUser.objects.values_list("object_id", "job_title", "purpose", "removed")) == [
@@ -118,8 +119,18 @@ def test_a_page_commits_asynchronously_and_the_next_commit_waits_for_the_disk(co
 
 
 # -- contacts ----------------------------------------------------------------------------
-def new_contact(email: str, site_id: int) -> tuple:
-    return (email, "Anna", "Rossi", "Engineer", "", site_id, False, f"oid-{email}", "")
+def new_contact(email: str, site_id: int) -> ContactCreate:
+    return ContactCreate(
+        object_id=f"oid-{email}",
+        email=email,
+        first_name="Anna",
+        last_name="Rossi",
+        job_title="Engineer",
+        mobile_phone="",
+        site_id=site_id,
+        is_shared_mailbox=False,
+        mailbox_purpose="",
+    )
 
 
 def test_new_contacts_come_back_with_their_own_ids(customer, site):
