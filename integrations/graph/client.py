@@ -429,6 +429,12 @@ _FLAG_PROPERTIES = tuple((f.graph, f.attribute) for f in FIELDS if f.kind == FLA
 _LICENSE_PROPERTIES = tuple((f.graph, f.attribute) for f in FIELDS if f.kind == LICENSES)
 _PRESENT: dict[tuple[str, ...], frozenset[str]] = {}  # at most 2**12 keys: subsets in a fixed order
 _CHECKED_ORDER = (*_STRING_PROPERTIES, *_FLAG_PROPERTIES, *_LICENSE_PROPERTIES)
+# What the checked path expects of each property, in the same order.
+_CHECKED_TYPES: tuple[tuple[str, str, type, str], ...] = (
+    *((prop, attribute, str, "a string") for prop, attribute in _STRING_PROPERTIES),
+    *((prop, attribute, bool, "a boolean") for prop, attribute in _FLAG_PROPERTIES),
+    *((prop, attribute, list, "a list") for prop, attribute in _LICENSE_PROPERTIES),
+)
 _GRAPH_USER_ORDER = tuple(field.name for field in dataclasses.fields(GraphUser))
 # The fast path reads a record's properties in GraphUser's positional order (after
 # object_id, present, removed): absent ones read as None, which is also GraphUser's default.
@@ -490,24 +496,13 @@ def _parse_user_checked(raw: object) -> GraphUser | str:
     if not isinstance(object_id, str) or not object_id.strip():
         return "no string id"
     values: dict[str, Any] = {}
-    for prop, attribute in _STRING_PROPERTIES:
+    for prop, attribute, expected, noun in _CHECKED_TYPES:
         if prop in raw:
             value = raw[prop]
-            if value is not None and not isinstance(value, str):
-                return f"user {object_id}: {prop} is not a string"
-            values[attribute] = value
-    for prop, attribute in _FLAG_PROPERTIES:
-        if prop in raw:
-            value = raw[prop]
-            if value is not None and not isinstance(value, bool):
-                return f"user {object_id}: {prop} is not a boolean"
-            values[attribute] = value
-    for prop, attribute in _LICENSE_PROPERTIES:  # a list of licences, stored as "has any"
-        if prop in raw:
-            value = raw[prop]
-            if value is not None and not isinstance(value, list):
-                return f"user {object_id}: {prop} is not a list"
-            values[attribute] = None if value is None else len(value) > 0
+            if value is not None and not isinstance(value, expected):
+                return f"user {object_id}: {prop} is not {noun}"
+            # A list of licences is stored as "has any".
+            values[attribute] = len(value) > 0 if isinstance(value, list) else value
     key = tuple(values)
     present = _PRESENT.get(key)
     if present is None:
