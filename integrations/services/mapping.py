@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -187,6 +189,15 @@ class MappingSaved:
     refusal: str = ""
 
 
+@contextmanager
+def mapping_change_recorded(connection: AzureConnection, *, actor: User | None) -> Iterator[None]:
+    """Record in the activity log what the block changed in the mapping (nothing if nothing did);
+    the pages and `azure_map` (no actor) change it through here."""
+    before = activity.mapping_snapshot(connection)
+    yield
+    activity.mapping_changed(connection, before, actor=actor)
+
+
 def mapping_save_and_sync(
     *, connection: AzureConnection, attribute: str, choices: list[MappingChoice], actor: User | None
 ) -> MappingSaved:
@@ -194,9 +205,8 @@ def mapping_save_and_sync(
     then a sync to apply it (the first mapping already queued the initial import, R5)."""
     from integrations.services import runs
 
-    before = activity.mapping_snapshot(connection)
-    changed = mapping_save(connection=connection, attribute=attribute, choices=choices)
-    activity.mapping_changed(connection, before, actor=actor)
+    with mapping_change_recorded(connection, actor=actor):
+        changed = mapping_save(connection=connection, attribute=attribute, choices=choices)
     try:
         enqueued = runs.sync_now(connection=connection, requested_by=actor)
     except runs.SyncNotAllowed as exc:

@@ -9,7 +9,6 @@ from integrations.cli import resolve_connection
 from integrations.models import DirectoryUser, SyncRun
 from integrations.services import mapping
 from integrations.sync.runner import run_sync
-from portal.activity import services as activity
 from portal.customers.models import Site
 
 
@@ -31,9 +30,8 @@ class Command(BaseCommand):
             return
         # A change from the command line goes to the activity log like one from the pages
         # (no actor: the command's user is not a portal user).
-        before = activity.mapping_snapshot(connection)
-        self._change(connection, options)
-        activity.mapping_changed(connection, before, actor=None)
+        with mapping.mapping_change_recorded(connection, actor=None):
+            self._change(connection, options)
 
     def _change(self, connection, options) -> None:
         if options["value"] and options["unmap"]:
