@@ -65,7 +65,7 @@ def _instrument(phases: dict[str, float]) -> None:
         ("_fetch", "fetch"),
         ("write_page", "fetch.mirror_writes"),
         ("classify_disabled_users", "classify"),
-        ("plan_for_connection", "plan"),
+        ("_plan_run", "plan"),
         ("apply_plan", "apply"),
     ):
         if hasattr(runner, attribute):

@@ -87,6 +87,9 @@ class AzureConnection(models.Model):
     delta_link_saved_at = models.DateTimeField(_("delta link saved at"), null=True, blank=True)
     # Set when the last full enumeration of the tenant finished.
     full_pass_completed_at = models.DateTimeField(_("full pass completed at"), null=True, blank=True)
+    # The last plan that had nothing to write: its inputs' fingerprint and its counts
+    # (integrations/sync/plan_memo.py). Not a setting; never shown.
+    plan_memo = models.JSONField(default=dict, blank=True, editable=False)
     # None until we learn whether MailboxSettings.Read was granted.
     mailbox_settings_readable = models.BooleanField(_("mailbox settings readable"), null=True, blank=True)
     # The application permission that lets the app read users, from the last token's `roles`

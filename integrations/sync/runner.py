@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from typing import Protocol
+from typing import Any, Protocol, TypedDict
 
 from django.contrib.auth.models import User
 from django.db import DatabaseError, transaction
@@ -29,11 +29,11 @@ from integrations.plan_summary import summarize_plan
 from integrations.policies import brake
 from integrations.policies.scope import refresh_scope_members
 from integrations.policies.summary import has_effect, policy_summary
-from integrations.sync import loaders
+from integrations.sync import loaders, plan_memo
 from integrations.sync.apply import apply_plan
 from integrations.sync.classify import EarlyClassifier, classify_disabled_users
 from integrations.sync.mirror import mark_unseen_removed, write_page
-from integrations.sync.plan import SyncPlan, build_plan
+from integrations.sync.plan import PlanPolicy, SyncPlan, build_plan
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +96,7 @@ def run_sync(
             )
         return run
     released = False
+    memo: dict[str, Any] = {}
     try:
         if not claimed:
             return run  # another worker executed this very run (a task delivered twice)
@@ -104,7 +105,7 @@ def run_sync(
         # Callers may hold a stale copy (delta link, mapping attribute): read it anew under the lease.
         connection = AzureConnection.objects.get(pk=connection.pk)
         with Heartbeat(lease):
-            _execute(connection, run, lease, client_factory or default_client_factory)
+            memo = _execute(connection, run, lease, client_factory or default_client_factory)
     except LeaseLost as exc:
         run.cancel(f"Stopped: {exc}")
     except MicrosoftError as exc:
@@ -125,6 +126,8 @@ def run_sync(
             run.finish()
             if not run.dry_run:
                 health.record_success(connection, run)
+            if memo:
+                AzureConnection.objects.filter(pk=connection.pk).update(plan_memo=memo)
             lease.release()
             released = True
     finally:
@@ -145,7 +148,8 @@ def _end_dead_run(run_id: int) -> None:
 
 def _execute(
     connection: AzureConnection, run: SyncRun, lease: Lease, client_factory: Callable[[str], DirectoryClient]
-) -> None:
+) -> dict[str, Any]:
+    """Fetch, classify, plan and apply; return what the run's end remembers of its plan ({}: nothing)."""
     client = client_factory(connection.tenant_id)
     notes: list[str] = []
     warnings: list[str] = []
@@ -164,19 +168,20 @@ def _execute(
 
     run.phase = "planning"
     run.save_fields("phase")
-    plan = plan_for_connection(connection)
-    _record_plan(run, plan)
+    plan, memo = _plan_run(connection, run)
     run.warnings = [*run.warnings, *warnings, *_summarize_notes(notes)]
 
     # From here the run's counts, warnings and preview are written by its end (`SyncRun.finish`,
     # `hold`), or with the apply's progress: a run with nothing to write writes nothing more.
+    if plan is None:  # remembered: nothing to write
+        return {}
     if run.dry_run:
         run.preview = summarize_plan(plan)
-        return
+        return {}
     if brake.stop_before_apply(connection, run, plan):
-        return
+        return {}
     if not plan.creates and not plan.updates:
-        return
+        return memo
     run.phase = "applying"
     run.progress_done, run.progress_total = 0, len(plan.creates) + len(plan.updates)
     run.save_fields("phase", "warnings", "progress_done", "progress_total", *PLAN_COUNTS)
@@ -194,6 +199,7 @@ def _execute(
             f"{len(result.raced)} contact(s) were created in the portal during the sync; "
             "they will be updated at the next run."
         )
+    return {}
 
 
 def _read_scope(connection: AzureConnection, run: SyncRun, lease: Lease, client: DirectoryClient) -> None:
@@ -337,16 +343,60 @@ def plan_for_connection(
     be created) let the mapping editor preview unsaved choices; `policy`
     (field name → value) lets the policy page preview unsaved policies.
     """
-    attribute = attribute or connection.mapping_attribute
-    site_by_value = mapping if mapping is not None else loaders.site_by_value(connection)
-    return build_plan(
-        users=loaders.mirror_users(connection),
-        attribute=loaders.MIRROR_ATTRIBUTE[attribute],
-        site_by_value=site_by_value,
-        contacts=loaders.contact_states(connection.customer_id),
+    inputs = _plan_settings(
+        connection, mapping=mapping, attribute=attribute, new_sites=new_sites, policy=policy
+    )
+    return _build(connection, inputs)
+
+
+def _plan_settings(
+    connection: AzureConnection,
+    *,
+    mapping: dict[str, int] | None = None,
+    attribute: str | None = None,
+    new_sites: dict[int, str] | None = None,
+    policy: dict[str, object] | None = None,
+) -> PlanSettings:
+    """The plan's inputs besides the mirror and the contacts."""
+    return PlanSettings(
+        attribute=loaders.MIRROR_ATTRIBUTE[attribute or connection.mapping_attribute],
+        site_by_value=mapping if mapping is not None else loaders.site_by_value(connection),
         site_names={**loaders.site_names(connection.customer_id), **(new_sites or {})},
         policy=loaders.plan_policy(connection, **(policy or {})),
     )
+
+
+def _build(connection: AzureConnection, settings: PlanSettings) -> SyncPlan:
+    return build_plan(
+        users=loaders.mirror_users(connection),
+        contacts=loaders.contact_states(connection.customer_id),
+        **settings,
+    )
+
+
+def _plan_run(connection: AzureConnection, run: SyncRun) -> tuple[SyncPlan | None, dict[str, Any]]:
+    """The run's plan and what to remember of it, or (None, {}) when the inputs are those of a
+    remembered plan that had nothing to write: its counts are then the run's (`plan_memo`)."""
+    remembering = not run.dry_run and run.approves_id is None
+    with plan_memo.one_snapshot():
+        settings = _plan_settings(connection)
+        print_ = plan_memo.fingerprint(connection, **settings) if remembering else None
+        remembered = plan_memo.recall(connection, print_)
+        if remembered is not None:
+            _record_remembered(run, remembered)
+            return None, {}
+        plan = _build(connection, settings)
+    _record_plan(run, plan)
+    if plan.creates or plan.updates:
+        return plan, {}
+    return plan, plan_memo.memo_of(run, print_)
+
+
+class PlanSettings(TypedDict):
+    attribute: str  # the mirror column that places users
+    site_by_value: dict[str, int]
+    site_names: dict[int, str]
+    policy: PlanPolicy
 
 
 PLAN_COUNTS = ("created", "updated", "unchanged", "skipped", "skipped_by_reason", "fields_changed")
@@ -363,10 +413,22 @@ def _record_plan(run: SyncRun, plan: SyncPlan) -> None:
     _record_policy_effects(run, plan)
 
 
+def _record_remembered(run: SyncRun, remembered: dict[str, Any]) -> None:
+    """A remembered plan's counts on the run: nothing to create or update, as when it was planned."""
+    run.created = run.updated = run.fields_changed = 0
+    run.unchanged = remembered["unchanged"]
+    run.skipped = remembered["skipped"]
+    run.skipped_by_reason = remembered["skipped_by_reason"]
+    _record_policy_summary(run, remembered["policy_summary"])
+
+
 def _record_policy_effects(run: SyncRun, plan: SyncPlan) -> None:
     """Deactivations, renames and pinned fields' divergences on the run (design.md §6.2)."""
-    summary = policy_summary(plan)
-    if has_effect(summary):
+    _record_policy_summary(run, policy_summary(plan))
+
+
+def _record_policy_summary(run: SyncRun, summary: dict[str, Any] | None) -> None:
+    if summary and has_effect(summary):
         run.policy_summary = summary
         run.save_fields("policy_summary")
 
