@@ -64,6 +64,7 @@ def test_the_benchmark_runs_end_to_end_and_reports_every_figure(tmp_path):
     scenarios = backend["scenarios"]
     assert set(scenarios) == {
         "initial",
+        "no_change_planned",
         "no_change",
         "one_percent",
         "all_titles",
@@ -74,6 +75,7 @@ def test_the_benchmark_runs_end_to_end_and_reports_every_figure(tmp_path):
     assert initial["fetched"] == 1000 and initial["full_pass"]
     assert 800 < initial["created"] < 1000  # guests, leavers, unmapped users are skipped
     assert scenarios["no_change"]["run"]["fetched"] == 0
+    assert scenarios["no_change_planned"]["run"]["unchanged"] == scenarios["no_change"]["run"]["unchanged"]
     assert scenarios["no_change"]["run"]["fields_changed"] == 0
     assert 1 <= scenarios["one_percent"]["run"]["fields_changed"] <= 10
     assert scenarios["all_titles"]["run"]["updated"] == initial["created"]

@@ -56,7 +56,8 @@ def test_the_many_tenants_benchmark_runs_both_rounds_through_a_real_cluster(tmp_
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(output.read_text())
     rounds = result["brokers"]["orm"]
-    for name in ("initial", "steady"):
+    for name in ("initial", "steady", "remembered"):
         assert rounds[name]["statuses"] == {"succeeded": 4}, rounds[name]
         assert rounds[name]["run_seconds_median"] > 0 and rounds[name]["starved"] == 0
     assert rounds["steady"]["requests_per_run_median"] == 1  # the delta round that finds nothing
+    assert rounds["remembered"]["requests_per_run_median"] == 1

@@ -3,7 +3,8 @@
 Fast: queries grow with pages and batches, never with users; a re-sync with
 nothing to do writes nothing; pages are read ahead in a bounded way. Never
 at the cost of: a re-sync still reconciling every change made on the portal
-side (the plan always reads the whole mirror), exactly one audit row per
+side (the plan reads the whole mirror, unless none of its inputs changed since
+a plan that had nothing to write: test_plan_memo.py), exactly one audit row per
 written field in the same transaction as the write, the lease re-checked in
 every write transaction.
 """
