@@ -382,10 +382,12 @@ def _plan_run(connection: AzureConnection, run: SyncRun) -> tuple[SyncPlan | Non
         settings = _plan_settings(connection)
         print_ = plan_memo.fingerprint(connection, **settings) if remembering else None
         remembered = plan_memo.recall(connection, print_)
-        if remembered is not None:
-            _record_remembered(run, remembered)
-            return None, {}
-        plan = _build(connection, settings)
+        plan = _build(connection, settings) if remembered is None else None
+    # Recorded after the read-only snapshot: a write in it could meet a concurrent one.
+    if remembered is not None:
+        _record_remembered(run, remembered)
+        return None, {}
+    assert plan is not None
     _record_plan(run, plan)
     if plan.creates or plan.updates:
         return plan, {}
