@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from integrations.models import AzureConnection, Health, HealthAlertState, SyncRun
+from integrations.reasons import translated
 from portal.customers.models import Membership
 from portal.mail import absolute_url, send_email
 
@@ -97,7 +98,8 @@ def _payload(connection: AzureConnection, event: str) -> dict:
         "customer_id": connection.customer_id,
         "tenant": connection.tenant_name or connection.tenant_id,
         "health": connection.health,
-        "reason": connection.health_reason,
+        "reason": connection.health_reason,  # a message id: put in the reader's language by `deliver`
+        "reason_params": connection.health_reason_params,
         "fix": fix,
     }
 
@@ -132,7 +134,7 @@ def deliver(payload: dict, audience: str, attempt: int = 1) -> int:
         "tenant": payload["tenant"],
         "recovered": payload["event"] == "recovered",
         "state_label": gettext("a run is held for approval") if held else Health(payload["health"]).label,
-        "reason": payload["reason"],
+        "reason": translated(payload["reason"], payload.get("reason_params")),
         "fix": payload["fix"],
         "link": absolute_url(_link(payload, audience, customer.pk)),
     }

@@ -62,8 +62,8 @@ def record_failure(connection: AzureConnection, run: SyncRun, error: Exception) 
             health_reason=gettext_noop(
                 "%(failures)d syncs in a row failed; the portal now retries once a day. If this goes on, "
                 "ask your service provider to look at it. Last error: %(error)s"
-            )
-            % {"failures": failures, "error": run.error},
+            ),
+            health_reason_params={"failures": failures, "error": run.error},
             consecutive_failures=failures,
             next_sync_at=now + QUARANTINE_INTERVAL,
         )
@@ -73,8 +73,8 @@ def record_failure(connection: AzureConnection, run: SyncRun, error: Exception) 
         health=Health.BACKING_OFF,
         health_reason=gettext_noop(
             "The last sync failed (%(error)s). Nobody needs to act: the portal retries automatically."
-        )
-        % {"error": run.error},
+        ),
+        health_reason_params={"error": run.error},
         consecutive_failures=failures,
         next_sync_at=now + backoff_delay(failures),
     )
@@ -107,7 +107,9 @@ def _attention_reason(error: Exception) -> str:
     )
 
 
-def _save(connection: AzureConnection, **values: datetime | str | int | None) -> None:
+def _save(connection: AzureConnection, **values: datetime | str | int | dict[str, object] | None) -> None:
+    if "health_reason" in values:
+        values.setdefault("health_reason_params", {})  # a new reason never keeps an old one's values
     for name, value in values.items():
         setattr(connection, name, value)
     AzureConnection.objects.filter(pk=connection.pk).update(**values)

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 
 from integrations.health import sync_interval
 from integrations.models import AzureConnection, Health, PauseReason, SyncRun
+from integrations.reasons import translated
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -149,7 +150,7 @@ def connection_health(*, now: datetime | None = None) -> list[ConnectionHealth]:
     for connection in connections.prefetch_related("mappings"):
         row = ConnectionHealth(
             connection=connection,
-            last_error=connection.health_reason or connection.last_error or "",
+            last_error=connection.health_reason_text or translated(connection.last_error or ""),
             last_error_kind=connection.last_error_kind or "",
             held_runs=connection.held_runs or 0,
         )

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from integrations.directory_fields import MAX_LENGTHS, OBJECT_ID_LENGTH
+from integrations.reasons import translated
 from integrations.values import value_key
 from portal.customers.models import Contact, Customer, Site
 
@@ -97,7 +98,10 @@ class AzureConnection(models.Model):
     read_permission = models.CharField(_("read permission"), max_length=40, blank=True)
 
     health = models.CharField(_("health"), max_length=20, choices=Health.choices, default=Health.HEALTHY)
-    health_reason = models.TextField(_("health reason"), blank=True)
+    health_reason = models.TextField(_("health reason"), blank=True)  # a message id (reasons.py)
+    # The values the health reason names (failures in a row, the last error), kept apart so
+    # that the reason reads in each reader's language.
+    health_reason_params = models.JSONField(default=dict, blank=True, editable=False)
     consecutive_failures = models.PositiveIntegerField(_("consecutive failures"), default=0)
 
     # The run lease: one sync at a time per connection (works on SQLite too).
@@ -134,6 +138,11 @@ class AzureConnection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer} → {self.tenant_name or self.tenant_id}"
+
+    @property
+    def health_reason_text(self) -> str:
+        """The health reason in the active language."""
+        return translated(self.health_reason, self.health_reason_params)
 
     @property
     def is_mapped(self) -> bool:

@@ -79,7 +79,7 @@ def connection_statuses() -> list[ConnectionStatus]:
             last_outcome=connection.last_outcome,
             next_sync_at=connection.next_sync_at,
             health=connection.health,
-            health_reason=connection.health_reason,
+            health_reason=connection.health_reason_text,
             consecutive_failures=connection.consecutive_failures,
             paused=connection.pause_reason if connection.is_paused else "",
         )

@@ -84,7 +84,7 @@ class AzureConnectionAdmin(IntegrationAdmin):
                     "next_sync_at",
                     "sync_in_progress",
                     "health",
-                    "health_reason",
+                    "health_reason_shown",
                     "consecutive_failures",
                     "paused",
                     "brake_percent",
@@ -98,7 +98,7 @@ class AzureConnectionAdmin(IntegrationAdmin):
             {"fields": ["full_pass_completed_at", "delta_link_saved_at", "mailbox_settings_readable"]},
         ),
         (
-            "Policies",
+            _("Policies"),
             {
                 "fields": [
                     "leavers",
@@ -111,15 +111,20 @@ class AzureConnectionAdmin(IntegrationAdmin):
             },
         ),
     ]
-    readonly_fields = ["sync_in_progress", "history", "paused", "policy_page"]
+    readonly_fields = ["sync_in_progress", "history", "paused", "policy_page", "health_reason_shown"]
 
-    @admin.display(description="Change the policies")
+    @admin.display(description=_("health reason"))
+    def health_reason_shown(self, obj: AzureConnection) -> str:
+        # Stored as a message id and its values: shown in the reader's language, never edited.
+        return obj.health_reason_text or "–"
+
+    @admin.display(description=_("Change the policies"))
     def policy_page(self, obj: AzureConnection):
         # Changed through the policy page (previewed, recorded with its author), like the mapping.
         url = reverse("integrations:policies", args=[obj.customer_id])
-        return format_html('<a href="{}">Policy page (preview, then save)</a>', url)
+        return format_html('<a href="{}">{}</a>', url, _("Policy page (preview, then save)"))
 
-    @admin.display(description="Paused")
+    @admin.display(description=_("Paused"))
     def paused(self, obj: AzureConnection) -> str:
         return safety.paused_state(obj)
 

@@ -185,6 +185,7 @@ def _renew(connection: AzureConnection, tenant_name: str) -> AzureConnection:
     connection.tenant_name = tenant_name or connection.tenant_name
     connection.health = Health.HEALTHY
     connection.health_reason = ""
+    connection.health_reason_params = {}
     connection.consecutive_failures = 0
     if connection.mappings.exists():
         connection.next_sync_at = timezone.now()

@@ -146,7 +146,7 @@ def test_many_consecutive_failures_quarantine_the_connection_to_one_attempt_a_da
     mapped.refresh_from_db()
     assert mapped.health == Health.QUARANTINED
     assert mapped.next_sync_at == run.finished_at + timedelta(days=1)
-    assert "6 syncs in a row failed" in mapped.health_reason
+    assert "6 syncs in a row failed" in mapped.health_reason_text
 
 
 def test_sync_now_is_refused_while_a_run_is_queued_or_running(mapped, directory):

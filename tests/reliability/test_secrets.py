@@ -223,7 +223,7 @@ def _secrets(microsoft, verifiers: list[str]) -> dict[str, str]:
 
 def _run_texts() -> str:
     rows = SyncRun.objects.values_list("error", "warnings", "preview")
-    connections = AzureConnection.objects.values_list("health_reason", flat=True)
+    connections = AzureConnection.objects.values_list("health_reason", "health_reason_params", "plan_memo")
     return json.dumps([list(rows), list(connections)], default=str)
 
 

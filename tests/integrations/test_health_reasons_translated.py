@@ -1,0 +1,113 @@
+"""A connection's health reason reads in each reader's language, the values it names
+(failures in a row, the last error) included: it is stored as a message id and its
+values, never as a sentence in the language of whoever triggered the run."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+from django.utils import translation
+
+from integrations.graph.errors import TransientError
+from integrations.models import AzureConnection, Health
+from integrations.reasons import translated
+from integrations.sync.runner import run_sync
+from portal.customers.models import Membership
+from tests.conftest import make_user
+from tests.integrations.test_alerts import failing, queued_alerts
+from tests.integrations.test_portal_pages import client_for, url
+
+pytestmark = pytest.mark.django_db
+
+ITALIAN = "it-IT,it;q=0.9"
+
+
+@pytest.fixture
+def admin_with_email(customer, settings):
+    settings.OPS_EMAIL = "ops@msp.example"
+    make_user("alice", customer=customer, role=Membership.Role.ADMIN, email="alice@contoso.com")
+
+
+def fail(connection: AzureConnection, times: int = 1) -> AzureConnection:
+    for _ in range(times):
+        connection.refresh_from_db()
+        run_sync(connection, trigger="scheduled", client_factory=failing(TransientError("timeout")))
+    connection.refresh_from_db()
+    return connection
+
+
+def test_a_backing_off_reason_is_stored_as_its_message_id_and_its_values(mapped):
+    connection = fail(mapped)
+
+    assert connection.health == Health.BACKING_OFF
+    assert "%(error)s" in connection.health_reason
+    assert set(connection.health_reason_params) == {"error"}
+
+
+def test_the_reason_reads_in_english_and_in_italian_with_its_values(mapped):
+    connection = fail(mapped, times=6)
+    assert connection.health == Health.QUARANTINED
+
+    with translation.override("en"):
+        english = connection.health_reason_text
+    with translation.override("it"):
+        italian = connection.health_reason_text
+
+    assert english.startswith("6 syncs in a row failed")
+    assert italian.startswith("6 sincronizzazioni di fila non sono riuscite")
+    error = connection.health_reason_params["error"]
+    assert error and error in english
+    with translation.override("it"):
+        assert translated(error) in italian  # the run's own error, in Italian when it has a translation
+
+
+def test_the_integration_page_shows_the_reason_in_the_readers_language(mapped, customer_admin):
+    fail(mapped)
+    client = client_for(customer_admin)
+
+    italian = client.get(url("manage", mapped.customer), HTTP_ACCEPT_LANGUAGE=ITALIAN).content.decode()
+    english = client.get(url("manage", mapped.customer), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert "Non serve alcun intervento: il portale riprova automaticamente." in italian
+    assert "Nobody needs to act: the portal retries automatically." not in italian
+    assert "Nobody needs to act: the portal retries automatically." in english
+
+
+def test_a_new_reason_never_keeps_the_values_of_the_previous_one(mapped, directory, sync):
+    fail(mapped)
+    sync(mapped)  # healthy again
+
+    mapped.refresh_from_db()
+    assert (mapped.health, mapped.health_reason, mapped.health_reason_params) == (Health.HEALTHY, "", {})
+
+
+def test_the_quarantine_e_mail_puts_the_values_into_the_reason(
+    connection, admin_with_email, django_capture_on_commit_callbacks
+):
+    for _ in range(6):
+        connection.refresh_from_db()
+        with django_capture_on_commit_callbacks(execute=True):
+            run_sync(connection, trigger="scheduled", client_factory=failing(TransientError("timeout")))
+
+    assert queued_alerts() == ["admins", "ops"]
+    body = mail.outbox[0].body
+    assert "6 syncs in a row failed" in body and "%(" not in body
+
+
+def test_a_stored_text_that_is_no_message_id_comes_back_as_it_is():
+    assert translated("Microsoft said: throttled (429).") == "Microsoft said: throttled (429)."
+    assert translated("") == ""
+    assert translated("%(error)s and more", {"error": ""}) == " and more"
+
+
+def test_the_admin_shows_the_reason_in_the_readers_language_and_does_not_offer_to_edit_it(
+    mapped, admin_client
+):
+    fail(mapped)
+    change = reverse("admin:integrations_azureconnection_change", args=[mapped.pk])
+
+    page = admin_client.get(change, HTTP_ACCEPT_LANGUAGE=ITALIAN).content.decode()
+
+    assert "Non serve alcun intervento" in page
+    assert 'name="health_reason"' not in page
