@@ -376,13 +376,26 @@ def _build(connection: AzureConnection, settings: PlanSettings) -> SyncPlan:
 
 def _plan_run(connection: AzureConnection, run: SyncRun) -> tuple[SyncPlan | None, dict[str, Any]]:
     """The run's plan and what to remember of it, or (None, {}) when the inputs are those of a
-    remembered plan that had nothing to write: its counts are then the run's (`plan_memo`)."""
+    remembered plan that had nothing to write: its counts are then the run's (`plan_memo`).
+
+    The fingerprint is taken first only when the run read no change from Entra (a
+    remembered plan can then apply); otherwise the mirror changed, the plan is built at
+    once, and the fingerprint is taken after it, in the same snapshot, only when there
+    is something to remember.
+    """
     remembering = not run.dry_run and run.approves_id is None
+    print_: str | None = None
+    remembered: dict[str, Any] | None = None
+    plan: SyncPlan | None = None
     with plan_memo.one_snapshot():
         settings = _plan_settings(connection)
-        print_ = plan_memo.fingerprint(connection, **settings) if remembering else None
-        remembered = plan_memo.recall(connection, print_)
-        plan = _build(connection, settings) if remembered is None else None
+        if remembering and not run.fetched:
+            print_ = plan_memo.fingerprint(connection, **settings)
+            remembered = plan_memo.recall(connection, print_)
+        if remembered is None:
+            plan = _build(connection, settings)
+            if remembering and print_ is None and not (plan.creates or plan.updates):
+                print_ = plan_memo.fingerprint(connection, **settings)
     # Recorded after the read-only snapshot: a write in it could meet a concurrent one.
     if remembered is not None:
         _record_remembered(run, remembered)

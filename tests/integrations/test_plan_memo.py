@@ -205,3 +205,44 @@ def test_on_sqlite_every_run_plans(mapped, directory, sync, plans):
     assert plans == [1, 1, 1]
     mapped.refresh_from_db()
     assert mapped.plan_memo == {}
+
+
+@pytest.fixture
+def fingerprints(monkeypatch) -> list[int]:
+    taken: list[int] = []
+    real = plan_memo.fingerprint
+
+    def counting(*args, **kwargs):
+        taken.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(plan_memo, "fingerprint", counting)
+    return taken
+
+
+@postgresql_only
+def test_a_run_that_read_changes_with_something_to_write_takes_no_fingerprint(
+    settled, directory, sync, fingerprints
+):
+    ada = DirectoryUser.objects.get(connection=settled, mail="ada@contoso.com").object_id
+    directory.update(ada, jobTitle="Director")
+
+    run = sync(settled)
+
+    assert (run.fetched, run.updated, fingerprints) == (1, 1, [])
+
+
+@postgresql_only
+def test_a_run_that_read_changes_with_nothing_to_write_is_remembered_for_the_next(
+    settled, directory, sync, plans, fingerprints
+):
+    ada = DirectoryUser.objects.get(connection=settled, mail="ada@contoso.com").object_id
+    directory.update(ada, displayName="Ada L.")  # not a contact field: nothing to write
+
+    first = sync(settled)
+    second = sync(settled)
+
+    assert (first.fetched, first.updated, second.fetched) == (1, 0, 0)
+    assert plans == [1]  # the second run reused the first one's plan
+    assert fingerprints == [1, 1]  # after the first plan; before the second run's (none)
+    assert second.unchanged == first.unchanged
