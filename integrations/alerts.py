@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.translation import gettext
 
 from integrations.models import AzureConnection, Health, HealthAlertState, SyncRun
@@ -134,7 +135,8 @@ def deliver(payload: dict, audience: str, attempt: int = 1) -> int:
         "tenant": payload["tenant"],
         "recovered": payload["event"] == "recovered",
         "state_label": gettext("a run is held for approval") if held else Health(payload["health"]).label,
-        "reason": translated(payload["reason"], payload.get("reason_params")),
+        # Put together when the e-mail is rendered, in the e-mail's language.
+        "reason": lazy(translated, str)(payload["reason"], payload.get("reason_params")),
         "fix": payload["fix"],
         "link": absolute_url(_link(payload, audience, customer.pk)),
     }

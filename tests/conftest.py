@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.utils import translation
 
 from portal.customers.models import Contact, Customer, Membership, Plan, Site
 
@@ -79,3 +80,11 @@ def contact(customer, site) -> Contact:
 def fast_password_hashing(settings):
     """Tests create many users; the production hasher is deliberately slow."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def default_language_after_each_test():
+    """A request in Italian leaves Italian active in the thread (LocaleMiddleware does not
+    undo it); the next test must not inherit it."""
+    yield
+    translation.deactivate()

@@ -4,11 +4,14 @@ values, never as a sentence in the language of whoever triggered the run."""
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 from django.core import mail
 from django.urls import reverse
 from django.utils import translation
 
+from integrations import alerts
 from integrations.graph.errors import TransientError
 from integrations.models import AzureConnection, Health
 from integrations.reasons import translated
@@ -111,3 +114,23 @@ def test_the_admin_shows_the_reason_in_the_readers_language_and_does_not_offer_t
 
     assert "Non serve alcun intervento" in page
     assert 'name="health_reason"' not in page
+
+
+def test_the_alert_reason_is_put_together_in_the_e_mails_language(connection, admin_with_email):
+    reason = "The last sync failed (%(error)s). Nobody needs to act: the portal retries automatically."
+    payload = {
+        "event": "changed",
+        "customer_id": connection.customer_id,
+        "tenant": "Contoso",
+        "health": Health.BACKING_OFF,
+        "reason": reason,
+        "reason_params": {"error": "timeout"},
+        "fix": "",
+    }
+    with mock.patch.object(alerts, "send_email", wraps=alerts.send_email) as send, translation.override("en"):
+        alerts.deliver(payload, "admins")
+    context = send.call_args.kwargs["context"]
+
+    with translation.override("it"):
+        assert str(context["reason"]).startswith("L'ultima sincronizzazione non è riuscita (timeout)")
+    assert "Nobody needs to act" in mail.outbox[0].body
