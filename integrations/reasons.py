@@ -22,10 +22,12 @@ def translated(msgid: str, params: Mapping[str, object] | None = None) -> str:
     if not params:
         return gettext(msgid)
     values = {name: _translated_value(value) for name, value in params.items()}
-    try:
-        return gettext(msgid) % values
-    except (KeyError, TypeError, ValueError):  # a translation that lost a placeholder
-        return msgid % values
+    for text in (gettext(msgid), msgid):  # a translation that lost a placeholder: the English
+        try:
+            return text % values
+        except (KeyError, TypeError, ValueError):
+            continue
+    return msgid  # a stored text that does not match its values: shown as it is, never an error
 
 
 def _translated_value(value: object) -> object:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -96,8 +98,8 @@ def recall(connection: AzureConnection, print_: str | None) -> dict[str, Any] | 
     if print_ is None or memo.get("fingerprint") != print_:
         return None
     planned_at = parse_datetime(str(memo.get("planned_at", "")))
-    if planned_at is None or timezone.now() - planned_at > MEMO_LIFETIME:
-        return None
+    if planned_at is None or not timedelta(0) <= timezone.now() - planned_at <= MEMO_LIFETIME:
+        return None  # too old, or from a clock that was ahead
     if not all(name in memo for name in REMEMBERED_FIELDS):
         return None
     return {name: memo[name] for name in REMEMBERED_FIELDS}
@@ -117,14 +119,18 @@ def memo_of(run: SyncRun, print_: str | None) -> dict[str, Any]:
 def _rows_digest(table: str, columns: tuple[str, ...], where: str, key: int) -> str:
     """Row count and the XOR of the rows' 64-bit hashes: the same for the same set of rows.
 
-    `hash_record_extended` (PostgreSQL 14+, Django 5.2's minimum) hashes each
-    column with its type's own hash, without formatting the row as text: 100,000
-    rows take some 60 ms. The rows carry their unique id, so no two are equal and
-    none cancels another; a change that leaves the hash unchanged is a 1 in 2**64
-    accident, and `MEMO_LIFETIME` bounds even that.
+    `hash_record_extended` (PostgreSQL 14+, Django 5.2's minimum) hashes each column
+    with its type's own hash, without formatting the row as text. It combines the
+    columns linearly (31 * previous + next), so the same edit made to two rows, or two
+    rows swapping a value, would change their hashes by amounts whose XOR often
+    cancels (about 1 in 2**26); each row's hash is therefore hashed once more
+    (`hashtextextended`), which leaves an accident at about 1 in 2**64. The rows carry
+    their unique id, so no two are equal and none cancels another. 100,000 rows take
+    some 40-80 ms; `MEMO_LIFETIME` bounds even an accident.
     """
+    row_hash = f"hash_record_extended(ROW({', '.join(columns)}), 0)"
     sql = (
-        f"SELECT count(*), bit_xor(hash_record_extended(ROW({', '.join(columns)}), 0)) "  # noqa: S608
+        f"SELECT count(*), bit_xor(hashtextextended({row_hash}::text, 0)) "  # noqa: S608
         f"FROM {table} WHERE {where}"  # table and columns come from the models, never from input
     )
     with db.cursor() as cursor:
@@ -152,12 +158,15 @@ def _settings_digest(
 
 @cache
 def _code_version() -> str:
-    """The source of the modules that decide the plan: a release that changes a rule plans anew."""
+    """What decides the plan and the counts a run records besides its inputs: the source
+    of those modules, and Python's version and Unicode tables (case folding, the email
+    checks). A release or an upgrade that changes any of them plans anew."""
     from integrations import directory_fields, values
-    from integrations.sync import loaders, plan
+    from integrations.policies import summary
+    from integrations.sync import loaders, plan, runner
 
-    digest = hashlib.sha256()
-    for module in (plan, values, directory_fields, loaders):
+    digest = hashlib.sha256(f"{sys.version_info[:3]} {unicodedata.unidata_version}".encode())
+    for module in (plan, values, directory_fields, loaders, runner, summary):
         digest.update(Path(module.__file__ or "").read_bytes())
     digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()

@@ -102,6 +102,7 @@ def test_a_stored_text_that_is_no_message_id_comes_back_as_it_is():
     assert translated("Microsoft said: throttled (429).") == "Microsoft said: throttled (429)."
     assert translated("") == ""
     assert translated("%(error)s and more", {"error": ""}) == " and more"
+    assert translated("%(missing)s went wrong", {"error": "x"}) == "%(missing)s went wrong"
 
 
 def test_the_admin_shows_the_reason_in_the_readers_language_and_does_not_offer_to_edit_it(
@@ -134,3 +135,22 @@ def test_the_alert_reason_is_put_together_in_the_e_mails_language(connection, ad
     with translation.override("it"):
         assert str(context["reason"]).startswith("L'ultima sincronizzazione non è riuscita (timeout)")
     assert "Nobody needs to act" in mail.outbox[0].body
+
+
+def test_alert_e_mails_are_plain_text_names_are_not_html_escaped(connection, admin_with_email):
+    connection.customer.name = "O'Brien & Sons"
+    connection.customer.save()
+    payload = {
+        "event": "changed",
+        "customer_id": connection.customer_id,
+        "tenant": "Contoso",
+        "health": Health.QUARANTINED,
+        "reason": "",
+        "fix": "",
+    }
+
+    alerts.deliver(payload, "admins")
+
+    message = mail.outbox[0]
+    assert "O'Brien & Sons" in message.subject and "O'Brien & Sons" in message.body
+    assert "&#x27;" not in message.subject + message.body and "&amp;" not in message.body

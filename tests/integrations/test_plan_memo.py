@@ -140,6 +140,12 @@ def test_a_mapping_change_is_planned(settled, sync, plans, milan, rome):
             ),
             id="memo-older-than-its-lifetime",
         ),
+        pytest.param(
+            lambda c: AzureConnection.objects.filter(pk=c.pk).update(
+                plan_memo={**c.plan_memo, "planned_at": (timezone.now() + timedelta(days=1)).isoformat()}
+            ),
+            id="memo-from-a-clock-that-was-ahead",
+        ),
     ],
 )
 @postgresql_only
@@ -246,3 +252,38 @@ def test_a_run_that_read_changes_with_nothing_to_write_is_remembered_for_the_nex
     assert plans == [1]  # the second run reused the first one's plan
     assert fingerprints == [1, 1]  # after the first plan; before the second run's (none)
     assert second.unchanged == first.unchanged
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_the_fingerprint_and_the_plan_read_one_snapshot(mapped, directory, sync, monkeypatch):
+    """A contact edited by someone else between the fingerprint and the plan's reads is seen
+    by neither: the plan matches its fingerprint, and the next run finds the edit."""
+    import psycopg
+
+    add_person(directory, mail="ada@contoso.com", jobTitle="Analyst")
+    sync(mapped)
+    mapped.refresh_from_db()
+    real = plan_memo.fingerprint
+    database = db.settings_dict
+
+    def then_edit_elsewhere(*args, **kwargs):
+        taken = real(*args, **kwargs)
+        with psycopg.connect(
+            dbname=database["NAME"],
+            host=database["HOST"] or None,
+            port=database["PORT"] or None,
+            user=database["USER"] or None,
+            password=database["PASSWORD"] or None,
+            autocommit=True,
+        ) as other:
+            other.execute("UPDATE customers_contact SET job_title = 'Edited elsewhere'")
+        return taken
+
+    monkeypatch.setattr(plan_memo, "fingerprint", then_edit_elsewhere)
+    first = sync(mapped)
+    monkeypatch.setattr(plan_memo, "fingerprint", real)
+    second = sync(mapped)
+
+    assert (first.updated, second.updated) == (0, 1)  # the first run's plan did not see the edit
+    assert Contact.objects.get(email="ada@contoso.com").job_title == "Analyst"
