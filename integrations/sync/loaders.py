@@ -8,7 +8,7 @@ plan's records, without model instances; values that repeat across users
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection as db
 
@@ -82,15 +82,33 @@ def _records(sql: str, params: list[Any], flags: tuple[int, ...]) -> Iterator[Se
         yield values
 
 
+class RowsRead(NamedTuple):
+    """The rows one of the plan's reads covers: a table's columns under a condition on one key.
+    `plan_memo` fingerprints exactly these."""
+
+    table: str
+    columns: tuple[str, ...]
+    where: str  # its first %s is the connection's or the customer's id, then `fixed`
+    fixed: tuple[Any, ...] = ()
+
+    def select(self) -> str:
+        return f"SELECT {', '.join(self.columns)} FROM {self.table} WHERE {self.where}"  # noqa: S608
+
+    def params(self, key: int) -> list[Any]:
+        return [key, *self.fixed]
+
+
+MIRROR_ROWS = RowsRead(
+    DirectoryUser._meta.db_table, _MIRROR_FIELDS, "connection_id = %s AND removed = %s", (False,)
+)
+CONTACT_ROWS = RowsRead(Contact._meta.db_table, _CONTACT_FIELDS, "customer_id = %s")
+
+
 def mirror_users(connection: AzureConnection) -> Iterator[MirrorUser]:
-    sql = (
-        f"SELECT {', '.join(_MIRROR_FIELDS)} FROM {DirectoryUser._meta.db_table} "  # noqa: S608
-        "WHERE connection_id = %s AND removed = %s"
-    )
     shared: dict[Any, Any] = {}  # the driver's values, each stored once
     share = shared.setdefault
     build = _MIRROR_ROW
-    for row in _records(sql, [connection.pk, False], _MIRROR_FLAGS):
+    for row in _records(MIRROR_ROWS.select(), MIRROR_ROWS.params(connection.pk), _MIRROR_FLAGS):
         yield build(row, share)
 
 
@@ -99,11 +117,9 @@ def mirror_size(connection: AzureConnection) -> int:
 
 
 def contact_states(customer_id: int) -> Iterator[ContactState]:
-    sql = (
-        f"SELECT {', '.join(_CONTACT_FIELDS)} FROM {Contact._meta.db_table} "  # noqa: S608
-        "WHERE customer_id = %s"
+    yield from map(
+        ContactState._make, _records(CONTACT_ROWS.select(), CONTACT_ROWS.params(customer_id), _CONTACT_FLAGS)
     )
-    yield from map(ContactState._make, _records(sql, [customer_id], _CONTACT_FLAGS))
 
 
 def site_by_value(connection: AzureConnection) -> dict[str, int]:

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, TypedDict
 
 from django.utils.translation import gettext_lazy as _
 
@@ -109,6 +109,15 @@ class PlanPolicy:
 
 
 DEFAULT_POLICY = PlanPolicy()
+
+
+class PlanSettings(TypedDict):
+    """The plan's inputs besides the mirror and the contacts (`build_plan`'s other arguments)."""
+
+    attribute: str  # the mirror column that places users
+    site_by_value: dict[str, int]
+    site_names: dict[int, str]
+    policy: PlanPolicy
 
 
 @dataclass

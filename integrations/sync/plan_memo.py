@@ -34,10 +34,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from integrations.directory_fields import ContactState, MirrorUser
-from integrations.models import AzureConnection, DirectoryUser, SyncRun
-from integrations.sync.plan import PlanPolicy
-from portal.customers.models import Contact
+from integrations.models import AzureConnection, SyncRun
+from integrations.sync import loaders
+from integrations.sync.plan import PlanSettings
 
 # The run's fields a remembered plan restores (the counts of `runner._record_plan`).
 REMEMBERED_FIELDS = ("unchanged", "skipped", "skipped_by_reason", "policy_summary")
@@ -63,32 +62,14 @@ def one_snapshot() -> Iterator[None]:
         yield
 
 
-def fingerprint(
-    connection: AzureConnection,
-    *,
-    attribute: str,
-    site_by_value: dict[str, int],
-    site_names: dict[int, str],
-    policy: PlanPolicy,
-) -> str | None:
+def fingerprint(connection: AzureConnection, settings: PlanSettings) -> str | None:
     """A digest of every input of the connection's plan; None where it cannot be computed (SQLite)."""
     if db.vendor != "postgresql":
         return None
     digest = hashlib.sha256(_code_version().encode())
-    digest.update(
-        _rows_digest(
-            DirectoryUser._meta.db_table,
-            MirrorUser._fields,
-            "connection_id = %s AND NOT removed",
-            connection.pk,
-        ).encode()
-    )
-    digest.update(
-        _rows_digest(
-            Contact._meta.db_table, ContactState._fields, "customer_id = %s", connection.customer_id
-        ).encode()
-    )
-    digest.update(_settings_digest(attribute, site_by_value, site_names, policy).encode())
+    digest.update(_rows_digest(loaders.MIRROR_ROWS, connection.pk).encode())
+    digest.update(_rows_digest(loaders.CONTACT_ROWS, connection.customer_id).encode())
+    digest.update(_settings_digest(settings).encode())
     return digest.hexdigest()
 
 
@@ -116,7 +97,7 @@ def memo_of(run: SyncRun, print_: str | None) -> dict[str, Any]:
     }
 
 
-def _rows_digest(table: str, columns: tuple[str, ...], where: str, key: int) -> str:
+def _rows_digest(rows: loaders.RowsRead, key: int) -> str:
     """Row count and the XOR of the rows' 64-bit hashes: the same for the same set of rows.
 
     `hash_record_extended` (PostgreSQL 14+, Django 5.2's minimum) hashes each column
@@ -128,24 +109,23 @@ def _rows_digest(table: str, columns: tuple[str, ...], where: str, key: int) -> 
     their unique id, so no two are equal and none cancels another. 100,000 rows take
     some 40-80 ms; `MEMO_LIFETIME` bounds even an accident.
     """
-    row_hash = f"hash_record_extended(ROW({', '.join(columns)}), 0)"
+    row_hash = f"hash_record_extended(ROW({', '.join(rows.columns)}), 0)"
     sql = (
         f"SELECT count(*), bit_xor(hashtextextended({row_hash}::text, 0)) "  # noqa: S608
-        f"FROM {table} WHERE {where}"  # table and columns come from the models, never from input
+        f"FROM {rows.table} WHERE {rows.where}"  # table and columns come from the models, never from input
     )
     with db.cursor() as cursor:
-        cursor.execute(sql, [key])
+        cursor.execute(sql, rows.params(key))
         count, xor = cursor.fetchone()
-    return f"{table}:{count}:{xor};"
+    return f"{rows.table}:{count}:{xor};"
 
 
-def _settings_digest(
-    attribute: str, site_by_value: dict[str, int], site_names: dict[int, str], policy: PlanPolicy
-) -> str:
-    settings = {
-        "attribute": attribute,
-        "site_by_value": sorted(site_by_value.items()),
-        "site_names": sorted(site_names.items()),
+def _settings_digest(settings: PlanSettings) -> str:
+    policy = settings["policy"]
+    described = {
+        "attribute": settings["attribute"],
+        "site_by_value": sorted(settings["site_by_value"].items()),
+        "site_names": sorted(settings["site_names"].items()),
         "leavers": policy.leavers,
         "identity": policy.identity,
         "licensed_only": policy.licensed_only,
@@ -153,7 +133,7 @@ def _settings_digest(
         "portal_owned": sorted(policy.portal_owned),
         "pinned": sorted((contact, sorted(fields)) for contact, fields in policy.pinned.items()),
     }
-    return hashlib.sha256(json.dumps(settings, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(described, separators=(",", ":")).encode()).hexdigest()
 
 
 @cache
@@ -163,7 +143,7 @@ def _code_version() -> str:
     checks). A release or an upgrade that changes any of them plans anew."""
     from integrations import directory_fields, values
     from integrations.policies import summary
-    from integrations.sync import loaders, plan, runner
+    from integrations.sync import plan, runner
 
     digest = hashlib.sha256(f"{sys.version_info[:3]} {unicodedata.unidata_version}".encode())
     for module in (plan, values, directory_fields, loaders, runner, summary):

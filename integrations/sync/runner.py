@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Protocol, TypedDict
+from typing import Any, Protocol
 
 from django.contrib.auth.models import User
 from django.db import DatabaseError, transaction
@@ -33,7 +33,7 @@ from integrations.sync import loaders, plan_memo
 from integrations.sync.apply import apply_plan
 from integrations.sync.classify import EarlyClassifier, classify_disabled_users
 from integrations.sync.mirror import mark_unseen_removed, write_page
-from integrations.sync.plan import PlanPolicy, SyncPlan, build_plan
+from integrations.sync.plan import PlanSettings, SyncPlan, build_plan
 
 logger = logging.getLogger(__name__)
 
@@ -390,12 +390,12 @@ def _plan_run(connection: AzureConnection, run: SyncRun) -> tuple[SyncPlan | Non
     with plan_memo.one_snapshot():
         settings = _plan_settings(connection)
         if remembering and not run.fetched:
-            print_ = plan_memo.fingerprint(connection, **settings)
+            print_ = plan_memo.fingerprint(connection, settings)
             remembered = plan_memo.recall(connection, print_)
         if remembered is None:
             plan = _build(connection, settings)
             if remembering and print_ is None and not (plan.creates or plan.updates):
-                print_ = plan_memo.fingerprint(connection, **settings)
+                print_ = plan_memo.fingerprint(connection, settings)
     # Recorded after the read-only snapshot: a write in it could meet a concurrent one.
     if remembered is not None:
         _record_remembered(run, remembered)
@@ -405,13 +405,6 @@ def _plan_run(connection: AzureConnection, run: SyncRun) -> tuple[SyncPlan | Non
     if plan.creates or plan.updates:
         return plan, {}
     return plan, plan_memo.memo_of(run, print_)
-
-
-class PlanSettings(TypedDict):
-    attribute: str  # the mirror column that places users
-    site_by_value: dict[str, int]
-    site_names: dict[int, str]
-    policy: PlanPolicy
 
 
 PLAN_COUNTS = ("created", "updated", "unchanged", "skipped", "skipped_by_reason", "fields_changed")
