@@ -90,7 +90,7 @@ class AzureConnection(models.Model):
     full_pass_completed_at = models.DateTimeField(_("full pass completed at"), null=True, blank=True)
     # The last plan that had nothing to write: its inputs' fingerprint and its counts
     # (integrations/sync/plan_memo.py). Not a setting; never shown.
-    plan_memo = models.JSONField(default=dict, blank=True, editable=False)
+    plan_memo = models.JSONField(_("remembered plan"), default=dict, blank=True, editable=False)
     # None until we learn whether MailboxSettings.Read was granted.
     mailbox_settings_readable = models.BooleanField(_("mailbox settings readable"), null=True, blank=True)
     # The application permission that lets the app read users, from the last token's `roles`
@@ -101,7 +101,9 @@ class AzureConnection(models.Model):
     health_reason = models.TextField(_("health reason"), blank=True)  # a message id (reasons.py)
     # The values the health reason names (failures in a row, the last error), kept apart so
     # that the reason reads in each reader's language.
-    health_reason_params = models.JSONField(default=dict, blank=True, editable=False)
+    health_reason_params = models.JSONField(
+        _("health reason values"), default=dict, blank=True, editable=False
+    )
     consecutive_failures = models.PositiveIntegerField(_("consecutive failures"), default=0)
 
     # The run lease: one sync at a time per connection (works on SQLite too).
@@ -112,23 +114,34 @@ class AzureConnection(models.Model):
     lease_holder = models.JSONField(_("lease holder"), null=True, blank=True)
 
     # Paused: no automatic sync and no Sync now until someone resumes (docs/design.md §6.1).
-    paused_at = models.DateTimeField(null=True, blank=True)
-    pause_reason = models.CharField(max_length=10, choices=PauseReason.choices, blank=True)
+    paused_at = models.DateTimeField(_("paused at"), null=True, blank=True)
+    pause_reason = models.CharField(_("pause reason"), max_length=10, choices=PauseReason.choices, blank=True)
     paused_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("paused by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     # The mass-change brake; None: the global default (settings.AZURE_BRAKE_*).
-    brake_percent = models.PositiveSmallIntegerField(null=True, blank=True)
-    brake_minimum = models.PositiveIntegerField(null=True, blank=True)
+    brake_percent = models.PositiveSmallIntegerField(
+        _("brake: share of synced contacts (%)"), null=True, blank=True
+    )
+    brake_minimum = models.PositiveIntegerField(
+        _("brake: at least this many contacts"), null=True, blank=True
+    )
 
     # Policies (design.md §6.2); the defaults are the seed's behaviour.
-    leavers = models.CharField(max_length=10, choices=Leavers.choices, default=Leavers.KEEP)
-    identity = models.CharField(max_length=10, choices=Identity.choices, default=Identity.EMAIL)
+    leavers = models.CharField(_("Leavers"), max_length=10, choices=Leavers.choices, default=Leavers.KEEP)
+    identity = models.CharField(
+        _("Identity"), max_length=10, choices=Identity.choices, default=Identity.EMAIL
+    )
     # Object ids of Entra groups whose (transitive) members are in scope; empty: everyone.
-    scope_groups = models.JSONField(default=list, blank=True)
-    licensed_only = models.BooleanField(default=False)
+    scope_groups = models.JSONField(_("scope groups"), default=list, blank=True)
+    licensed_only = models.BooleanField(_("Licensed users only"), default=False)
     # Synced contact fields the portal owns: the sync never writes them.
-    portal_owned_fields = models.JSONField(default=list, blank=True)
+    portal_owned_fields = models.JSONField(_("Portal-owned fields"), default=list, blank=True)
 
     class Meta:
         ordering = ["customer__name"]
