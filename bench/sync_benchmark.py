@@ -144,6 +144,10 @@ class Bench:
             **self.sim.settings,
             "DJANGO_SETTINGS_MODULE": "portal.settings",
             "LOG_LEVEL": "WARNING",
+            # The production posture a deployed worker runs with: under DEBUG, Django
+            # keeps the text of every query the sync makes.
+            "DEBUG": "false",
+            "SECRET_KEY": "sync-benchmark-only-not-a-secret",
         }
         self.env.pop("DATABASE_URL", None)
         say(f"simulator ready in {time.perf_counter() - started:.1f} s (pid {self.sim.pid})")

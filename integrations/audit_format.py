@@ -32,9 +32,13 @@ def field_label(field: str) -> str:
     return str(label) if label is not None else field.replace("_", " ").capitalize()
 
 
+# One encoder for every row: `json.dumps` with options builds a new one per call.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def initial_values_json(values: dict[str, str]) -> str:
     """What a "created" row stores: the non-empty initial values, in a stable order."""
-    return json.dumps({key: values[key] for key in INITIAL_FIELDS if values.get(key)}, ensure_ascii=False)
+    return _encode({key: values[key] for key in INITIAL_FIELDS if values.get(key)})
 
 
 def initial_values(new_value: str, *, with_email: bool = True) -> list[tuple[str, str]]:

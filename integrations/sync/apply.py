@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.audit_format import initial_values_json
+from integrations.audit_format import INITIAL_FIELDS, initial_values_json
 from integrations.directory_fields import ContactCreate
 from integrations.lease import Lease
 from integrations.models import FieldChange, SyncRun
@@ -91,12 +91,18 @@ def _create_batch(batch: Sequence[ContactCreate], run: SyncRun, result: ApplyRes
     result.created += len(audit)
 
 
+# Where a ContactCreate holds each initial value it shares with its audit row, in INITIAL_FIELDS order.
+_INITIAL_AT = tuple(
+    (key, ContactCreate._fields.index(key)) for key in INITIAL_FIELDS if key in ContactCreate._fields
+)
+
+
 def _initial_values(create: ContactCreate, site_names: dict[int, str]) -> str:
     """A created contact's audit row holds what it was created with (shown on the audit page and CSV)."""
-    values: dict[str, Any] = dict(zip(ContactCreate._fields, create, strict=True))
-    return initial_values_json(
-        {**values, "site": site_names.get(create.site_id, ""), "mailbox": create.mailbox_purpose}
-    )
+    values: dict[str, Any] = {key: create[at] for key, at in _INITIAL_AT}
+    values["site"] = site_names.get(create.site_id, "")
+    values["mailbox"] = create.mailbox_purpose
+    return initial_values_json(values)
 
 
 def _update_batch(batch: Sequence[ContactUpdate], run: SyncRun, result: ApplyResult) -> None:

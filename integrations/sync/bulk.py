@@ -86,22 +86,23 @@ def upsert_mirror(
     *,
     seen_at: datetime,
     probably_new: bool = False,
-) -> None:
-    """Insert or merge mirror rows of one connection.
+) -> bool:
+    """Insert or merge mirror rows of one connection; True if every row was inserted as new.
 
     `columns` name every value of a row (object_id first); each group is
     (the columns a conflict may overwrite, its rows). An existing row whose
     `account_enabled` changes forgets its mailbox purpose, so it is asked again.
     `probably_new` (a connection's first full pass): on PostgreSQL the rows
     are COPYed straight into the mirror, and merged as usual should one of
-    them exist after all.
+    them exist after all. Only that path answers True: a merge does not say
+    which rows it inserted.
     """
     seen = _datetime(seen_at)
     with connection.cursor() as cursor:
         if _postgres():
             _mirror_commit_async(cursor)
             if probably_new and _copy_new_mirror_rows(cursor, connection_id, columns, groups, seen):
-                return
+                return True
             _temp_table(cursor, "sync_mirror_page", DirectoryUser, columns, "shape integer")
             _copy(
                 cursor,
@@ -116,7 +117,7 @@ def upsert_mirror(
                     f"ON CONFLICT (connection_id, object_id) DO UPDATE SET {_mirror_updates(update)}",
                     [connection_id, seen, shape],
                 )
-            return
+            return False
         for update, rows in groups:
             placeholders = ", ".join(["%s"] * len(columns))
             cursor.executemany(
@@ -125,6 +126,7 @@ def upsert_mirror(
                 f"ON CONFLICT (connection_id, object_id) DO UPDATE SET {_mirror_updates(update)}",
                 [(connection_id, seen, *row) for row in rows],
             )
+        return False
 
 
 def _mirror_commit_async(cursor: CursorWrapper) -> None:

@@ -30,16 +30,19 @@ _EMPTY_ATTRIBUTES = ("",) * len(TEXT_ATTRIBUTES) + (None,) * len(FLAG_ATTRIBUTES
 _ALL_UPDATED = ("removed", *TEXT_ATTRIBUTES, *FLAG_ATTRIBUTES)
 _REMOVED_UPDATED = ("removed",)
 _LIMITS = tuple(MAX_LENGTHS[attribute] for attribute in TEXT_ATTRIBUTES)
+_ENABLED_AT = ROW_COLUMNS.index("account_enabled")
 _texts_of = operator.attrgetter(*TEXT_ATTRIBUTES)
 _flags_of = operator.attrgetter(*FLAG_ATTRIBUTES)
 
 
 @dataclass
 class PageResult:
-    """What writing one page did: users received and per-record notes."""
+    """What writing one page did: users received, per-record notes, and the accounts
+    the page inserted as new rows (object id → not disabled), if it inserted every one."""
 
     received: int = 0
     notes: list[str] = field(default_factory=list)
+    inserted: dict[str, bool] | None = None
 
 
 def write_page(
@@ -73,7 +76,7 @@ def write_page(
         groups.setdefault(update, []).append(row)
     with transaction.atomic():
         guard()
-        bulk.upsert_mirror(
+        all_new = bulk.upsert_mirror(
             connection.pk,
             ROW_COLUMNS,
             list(groups.items()),
@@ -81,6 +84,8 @@ def write_page(
             # A first full pass finds an empty mirror (design.md §8): its rows are COPYed in.
             probably_new=full_pass and connection.full_pass_completed_at is None,
         )
+    if all_new:
+        result.inserted = {object_id: row[_ENABLED_AT] is not False for object_id, (row, _) in rows.items()}
     return result
 
 

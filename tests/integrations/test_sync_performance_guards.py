@@ -450,6 +450,30 @@ def test_contacts_get_their_audit_rows_where_the_database_cannot_return_inserted
     ]
 
 
+def test_a_first_import_classifies_its_new_disabled_accounts_without_looking_them_up(mapped):
+    """A first full pass COPYs each page as new rows (PostgreSQL): their accounts have no purpose
+    yet, so none is looked up. Right after a large import the planner's statistics describe an
+    empty mirror and that lookup scanned every row of the connection, once per page."""
+    if db_connection.vendor != "postgresql":
+        pytest.skip("the first pass is COPYed on PostgreSQL only")
+    directory = FakeDirectory(page_size=4)
+    for n in range(12):
+        add_person(directory, mail=f"off{n}@contoso.com", accountEnabled=n % 2 == 1, purpose="shared")
+
+    with statements() as sent:
+        run = _sync_with(mapped, directory)
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    page_lookups = [
+        sql
+        for sql in sent
+        if sql.startswith('SELECT "integrations_directoryuser"."object_id"') and '"object_id" IN' in sql
+    ]
+    assert page_lookups == []
+    assert DirectoryUser.objects.filter(account_enabled=False, purpose="").count() == 0
+    assert DirectoryUser.objects.filter(account_enabled=False, purpose="shared").count() == 6
+
+
 def test_mailbox_purposes_are_written_only_under_the_lease(mapped, directory):
     add_person(directory, mail="info@contoso.com", accountEnabled=False, purpose="shared")
     for n in range(3):
