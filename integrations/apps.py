@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, pre_delete
 from django.utils.translation import gettext_lazy as _
 
 
@@ -12,6 +12,12 @@ class IntegrationsConfig(AppConfig):
     def ready(self) -> None:
         # The dispatcher schedule is created in code after every migrate (idempotently).
         post_migrate.connect(_ensure_schedule, sender=self)
+        from integrations.deletion import lock_before_delete
+        from integrations.models import AzureConnection
+
+        pre_delete.connect(
+            lock_before_delete, sender=AzureConnection, dispatch_uid="connection-lock-before-delete"
+        )
 
 
 def _ensure_schedule(**kwargs) -> None:

@@ -229,6 +229,7 @@ class DirectoryUser(models.Model):
         on_delete=models.CASCADE,
         related_name="directory_users",
         db_index=False,
+        db_constraint=False,
     )
     object_id = models.CharField(_("object ID"), max_length=OBJECT_ID_LENGTH)
     display_name = models.CharField(_("display name"), max_length=MAX_LENGTHS["display_name"], blank=True)
