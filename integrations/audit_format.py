@@ -7,6 +7,8 @@ A "created" row stores the values the contact was created with as JSON in
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring
+from typing import Any
 
 from django.utils.translation import gettext, gettext_lazy
 
@@ -32,13 +34,23 @@ def field_label(field: str) -> str:
     return str(label) if label is not None else field.replace("_", " ").capitalize()
 
 
-# One encoder for every row: `json.dumps` with options builds a new one per call.
 _encode = json.JSONEncoder(ensure_ascii=False).encode
+_KEY_PREFIXES = {key: f"{encode_basestring(key)}: " for key in INITIAL_FIELDS}
 
 
-def initial_values_json(values: dict[str, str]) -> str:
-    """What a "created" row stores: the non-empty initial values, in a stable order."""
-    return _encode({key: values[key] for key in INITIAL_FIELDS if values.get(key)})
+def initial_values_json(values: dict[str, Any]) -> str:
+    """What a "created" row stores: the non-empty initial values, in a stable order.
+
+    The JSON `json.dumps(..., ensure_ascii=False)` writes, built from the C string
+    encoder directly when every value is text (a 100,000-user import writes as
+    many of these): the encoder object costs more than the few strings it encodes.
+    """
+    present = [(key, value) for key in INITIAL_FIELDS if (value := values.get(key))]
+    if all(type(value) is str for _, value in present):
+        return (
+            "{" + ", ".join([_KEY_PREFIXES[key] + encode_basestring(value) for key, value in present]) + "}"
+        )
+    return _encode(dict(present))
 
 
 def initial_values(new_value: str, *, with_email: bool = True) -> list[tuple[str, str]]:

@@ -78,17 +78,29 @@ def _create_batch(batch: Sequence[ContactCreate], run: SyncRun, result: ApplyRes
     """
     now = timezone.now()
     inserted = bulk.insert_contacts(run.customer_id, batch, now=now)  # a ContactCreate is a row
-    ids = {email_key(email): pk for pk, email in inserted}
     site_names = dict(Site.objects.filter(customer_id=run.customer_id).values_list("pk", "name"))
     audit = []
-    for create in batch:
-        pk = ids.get(email_key(create.email))
+    for create, pk in zip(batch, _ids_in_order(batch, inserted), strict=True):
         if pk is None:
             result.raced.append(create.email)
             continue
         audit.append((pk, create.email, FieldChange.CREATED, "", _initial_values(create, site_names)))
     bulk.insert_field_changes(run_id=run.pk, customer_id=run.customer_id, rows=audit, changed_at=now)
     result.created += len(audit)
+
+
+def _ids_in_order(batch: Sequence[ContactCreate], inserted: list[tuple[int, str]]) -> list[int | None]:
+    """Each create's new id, None if it was not inserted.
+
+    Every one inserted and returned in the batch's order (the COPY path) is
+    checked with one string comparison each; otherwise they are matched by email.
+    """
+    if len(inserted) == len(batch) and all(
+        map(str.__eq__, (email for _, email in inserted), (c.email for c in batch))
+    ):
+        return [pk for pk, _ in inserted]
+    ids = {email_key(email): pk for pk, email in inserted}
+    return [ids.get(email_key(create.email)) for create in batch]
 
 
 # Where a ContactCreate holds each initial value it shares with its audit row, in INITIAL_FIELDS order.

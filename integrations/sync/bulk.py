@@ -60,9 +60,36 @@ def _datetime(value: datetime) -> Any:
 
 
 def _copy(cursor: CursorWrapper, table: str, columns: Sequence[str], rows: Iterable[Row]) -> None:
-    with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+    """COPY rows in PostgreSQL's binary format, each value dumped for its column's type.
+
+    Binary, because the text format's escaping is done per value in the
+    worker (psycopg's `write_row` was its largest single cost in a 100,000-user
+    import: ~1 s of the 2 cores' time, against ~0.4 s in binary).
+    """
+    types = _column_type_ids(cursor, table, columns)  # not inside the COPY: the connection is busy there
+    with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(types)
         for row in rows:
             copy.write_row(row)
+
+
+# (table, columns) -> their type OIDs. Built-in types' OIDs never change, and a temporary
+# table of a given name always has the same column types (`_temp_table`).
+_TYPE_IDS: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+
+
+def _column_type_ids(cursor: CursorWrapper, table: str, columns: Sequence[str]) -> list[int]:
+    key = (table, tuple(columns))
+    ids = _TYPE_IDS.get(key)
+    if ids is None:
+        cursor.execute(
+            "SELECT attname, atttypid FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attname = ANY(%s) AND NOT attisdropped",
+            [table, list(columns)],
+        )
+        by_name = dict(cursor.fetchall())
+        ids = _TYPE_IDS[key] = [int(by_name[column]) for column in columns]
+    return ids
 
 
 def _temp_table(
