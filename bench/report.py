@@ -76,9 +76,32 @@ def rows(result: dict[str, Any], vendor: str) -> list[dict[str, Any]]:
                 "phases": entry.get("phases", {}),
                 "wal_mb": (entry.get("database_activity") or {}).get("wal_bytes", 0) / 1e6 or None,
                 "forced_checkpoints": (entry.get("database_activity") or {}).get("forced_checkpoints"),
+                "cpu": entry.get("cpu_seconds") or {},
             }
         )
     return out
+
+
+CPU_COLUMNS = "the worker (every thread), its database session, the rest of the machine, all"
+
+
+def cpu_cells(row: dict[str, Any], cores: int) -> list[str]:
+    """The CPU a run used, where, and the shortest it could take on this machine were every
+    core busy all along: a floor set by the work, not by how it is scheduled."""
+    cpu = row["cpu"]
+    if "machine" not in cpu:
+        return []
+    session = cpu.get("database_session")
+    rest = cpu["machine"] - cpu["worker"] - (session or 0.0)
+    bound = cpu["machine"] / cores
+    return [
+        f"{cpu['worker']:.2f}",
+        _fmt(session, "{:.2f}"),
+        f"{rest:.2f}",
+        f"{cpu['machine']:.2f}",
+        f"{bound:.2f}",
+        _fmt(_ratio(bound, row["floor_seconds"]), "{:.1f}x"),
+    ]
 
 
 def _fmt(value: float | None, pattern: str, empty: str = "-") -> str:
@@ -114,6 +137,14 @@ def render(result: dict[str, Any]) -> str:
             parts = "  ".join(f"{phases.get(p, 0.0):6.2f}" for p in PHASES)
             wal = _fmt(row["wal_mb"], "{:.0f}")
             lines.append(f"  {row['label']:<28}{row['users']:>9,}  {parts}  {other:6.2f}  {wal:>6}")
+        cores = result["machine"]["cores"]
+        lines += ["", f"  CPU seconds while it ran: {CPU_COLUMNS}; all / {cores} cores; that x floor"]
+        for row in rows(result, vendor):
+            cells = cpu_cells(row, cores)
+            if cells:
+                lines.append(
+                    f"  {row['label']:<28}{row['users']:>9,}  " + "  ".join(f"{c:>6}" for c in cells)
+                )
         naive = backend.get("naive")
         if naive:
             measured = ", ".join(
@@ -261,6 +292,22 @@ def markdown(result: dict[str, Any]) -> str:
                 f"{phases.get('plan', 0):.2f} | {phases.get('apply', 0):.2f} | {other:.2f} | "
                 f"{_fmt(row['wal_mb'], '{:.0f}')} |"
             )
+        cores = result["machine"]["cores"]
+        cpu_rows = [(row, cpu_cells(row, cores)) for row in rows(result, vendor)]
+        if any(cells for _, cells in cpu_rows):
+            lines += [
+                "",
+                "CPU seconds used while it ran, on the whole machine (the simulator and PostgreSQL share its "
+                f"{cores} cores with the sync), and the shortest the run could take were every core busy all along:",
+                "",
+                "| scenario | users | worker (every thread) | its database session | rest of the machine | all "
+                f"| all / {cores} cores | × floor |",
+                "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            ]
+            for row, cells in cpu_rows:
+                if cells:
+                    cells = [c.replace("x", "×") if c.endswith("x") else c for c in cells]
+                    lines.append(f"| {row['label']} | {row['users']:,} | " + " | ".join(cells) + " |")
     for backend in result["backends"].values():
         trips = backend.get("round_trips")
         if trips:

@@ -316,6 +316,7 @@ class Bench:
             "runs": seconds,
             "phases": best.get("phases", {}),
             "database_activity": best.get("database", {}),
+            "cpu_seconds": best.get("cpu", {}),
             "run": best["run"],
             "rss_peak_mb": max(r["rss_peak_mb"] for r in runs),
             "rss_baseline_mb": best["rss_baseline_mb"],

@@ -87,6 +87,8 @@ def step_sync(spec: dict[str, Any]) -> dict[str, Any]:
     connection = AzureConnection.objects.get(pk=spec["connection_id"])
     profiler = cProfile.Profile() if spec.get("profile") else None
     wal_before = database_activity()
+    backend_pid = database_backend_pid()
+    cpu_before = cpu_seconds(backend_pid)
     started = time.perf_counter()
     if profiler:
         profiler.enable()
@@ -94,6 +96,7 @@ def step_sync(spec: dict[str, Any]) -> dict[str, Any]:
     if profiler:
         profiler.disable()
     seconds = time.perf_counter() - started
+    cpu_after = cpu_seconds(backend_pid)
     wal_after = database_activity()
     if run.status != SyncRun.Status.SUCCEEDED:
         raise RuntimeError(f"the sync did not succeed: {run.status} {run.error}")
@@ -102,6 +105,7 @@ def step_sync(spec: dict[str, Any]) -> dict[str, Any]:
         "phases": dict(phases),
         "run": _counts(run),
         "database": {k: wal_after[k] - wal_before[k] for k in wal_after} if wal_after else {},
+        "cpu": {k: round(cpu_after[k] - cpu_before[k], 3) for k in cpu_after},
     }
     if profiler:
         result["profile"] = _profile_text(profiler, spec.get("profile_path"))
@@ -141,6 +145,36 @@ def database_activity() -> dict[str, int]:
         )
         wal, checkpoints = cursor.fetchone()
     return {"wal_bytes": int(wal), "forced_checkpoints": int(checkpoints)}
+
+
+def database_backend_pid() -> int | None:
+    """The process of this worker's PostgreSQL session (the server runs on this machine)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return int(cursor.fetchone()[0])
+
+
+def cpu_seconds(backend_pid: int | None) -> dict[str, float]:
+    """CPU time used so far: by the whole machine (every core, every process: this worker,
+    PostgreSQL, the simulator), by this process (all its threads), and by its database session."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out = {"worker": usage.ru_utime + usage.ru_stime}
+    ticks = os.sysconf("SC_CLK_TCK")
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            user, nice, system, _idle, _iowait, irq, softirq, _steal = map(int, stat.readline().split()[1:9])
+        out["machine"] = (user + nice + system + irq + softirq) / ticks
+        if backend_pid is not None:
+            with open(f"/proc/{backend_pid}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            out["database_session"] = (int(fields[11]) + int(fields[12])) / ticks
+    except OSError:  # not Linux, or the database runs elsewhere
+        pass
+    return out
 
 
 def _counts(run: Any) -> dict[str, Any]:

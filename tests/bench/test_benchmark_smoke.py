@@ -81,6 +81,10 @@ def test_the_benchmark_runs_end_to_end_and_reports_every_figure(tmp_path):
     assert scenarios["all_titles"]["run"]["updated"] == initial["created"]
     assert scenarios["initial_2000"]["run"]["fetched"] == 2000
     assert all(entry["seconds"] > 0 and entry["rss_peak_mb"] > 0 for entry in scenarios.values())
+    # The CPU the import used: the worker's own is part of the whole machine's.
+    cpu = scenarios["initial"]["cpu_seconds"]
+    assert 0 < cpu["worker"] <= cpu["machine"]
+    assert "| initial import | 1,000 |" in written.split("CPU seconds used while it ran")[1]
     assert set(backend["naive"]) == {"users", "initial", "no_change", "one_percent", "all_titles"}
     assert backend["naive"]["initial"]["run"]["created"] > 0
     if vendor == "postgresql":
