@@ -229,12 +229,17 @@ class Bench:
         scenarios = out["scenarios"]
         ids: dict[str, Any] = {}
 
-        def initial() -> dict[str, Any]:
-            # Each repetition imports into a new connection; the last one is re-synced below.
+        def new_connection() -> None:
+            # Each repetition imports into a new database; the last one is re-synced below.
             ids.update(self.fresh_connection(0))
-            return self.sync(ids, "initial", "initial")
 
-        scenarios["initial"] = self.measure("initial", args.users, initial, repeat=args.repeat)
+        scenarios["initial"] = self.measure(
+            "initial",
+            args.users,
+            lambda: self.sync(ids, "initial", "initial"),
+            repeat=args.repeat,
+            prepare=new_connection,
+        )
         # The first re-sync plans over the whole mirror and, finding nothing to write, remembers
         # its plan; every later one with nothing changed reuses it (integrations/sync/plan_memo.py).
         scenarios["no_change_planned"] = self.measure(
@@ -257,9 +262,12 @@ class Bench:
 
         scenarios["all_titles"] = self.measure("all_titles", args.users, all_titles)
         for offset, size in enumerate(args.sizes, start=1):
-            sized = self.fresh_connection(offset)
+            sized: dict[str, Any] = {}
             scenarios[f"initial_{size}"] = self.measure(
-                f"initial_{size}", size, lambda s=sized: self.sync(s, "initial")
+                f"initial_{size}",
+                size,
+                lambda s=sized: self.sync(s, "initial"),
+                prepare=lambda s=sized, o=offset: s.update(self.fresh_connection(o)),
             )
         if not args.skip_naive:
             out["naive"] = self.run_naive(len(self.sizes) - 1)
@@ -297,9 +305,12 @@ class Bench:
         )
         return entry
 
-    def measure(self, name: str, users: int, action, repeat: int = 1) -> dict[str, Any]:
+    def measure(self, name: str, users: int, action, repeat: int = 1, prepare=None) -> dict[str, Any]:
+        """Run `action` `repeat` times, each after `prepare` (not measured) and a quiet moment."""
         runs = []
         for _ in range(repeat):
+            if prepare is not None:
+                prepare()
             busy = wait_until_quiet(patience=self.args.patience)
             if busy is not None and busy > 0.15:
                 say(f"  (the machine is busy: {busy:.0%} of the CPU is used by other work)")

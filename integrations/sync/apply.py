@@ -8,6 +8,7 @@ transaction: a run that lost it (disconnect, takeover) writes nothing more.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -96,7 +97,7 @@ def _ids_in_order(batch: Sequence[ContactCreate], inserted: list[tuple[int, str]
     checked with one string comparison each; otherwise they are matched by email.
     """
     if len(inserted) == len(batch) and all(
-        map(str.__eq__, (email for _, email in inserted), (c.email for c in batch))
+        map(operator.eq, (email for _, email in inserted), (c.email for c in batch))
     ):
         return [pk for pk, _ in inserted]
     ids = {email_key(email): pk for pk, email in inserted}
