@@ -50,15 +50,17 @@ def write_page(
     users: Iterable[GraphUser],
     *,
     seen_at: datetime,
+    guard: Callable[[], None],
     full_pass: bool = False,
-    guard: Callable[[], None] = lambda: None,
 ) -> PageResult:
     """Merge one page of Graph users into the mirror of `connection`.
 
     On a full pass Graph leaves out properties that were never set, so an
     absent property means empty; on a delta round it means unchanged.
     `guard` runs inside the page's transaction before it writes (the run's
-    lease check), so a page is never written for a disconnected connection.
+    lease check), so a page is never written for a disconnected connection;
+    it is required because deleting a connection relies on it (its row is
+    locked by the renewal, `integrations/deletion.py`).
     A user who was (dis)abled may have become or stopped being a mailbox: the
     write forgets the classification so it is asked again.
     """

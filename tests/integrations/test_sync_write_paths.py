@@ -44,6 +44,10 @@ FULL = frozenset(
 )
 
 
+def no_lease() -> None:
+    """A page written outside a run: no lease to check."""
+
+
 def user(object_id: str, **values) -> GraphUser:
     return GraphUser(object_id=object_id, present=FULL, **values)
 
@@ -59,7 +63,7 @@ def test_a_first_full_pass_copies_its_pages_into_the_mirror(connection):
     page = [user(f"u{n}", mail=f"u{n}@contoso.com", job_title="Engineer") for n in range(5)]
 
     with statements() as sql:
-        write_page(connection, page, seen_at=timezone.now(), full_pass=True)
+        write_page(connection, page, seen_at=timezone.now(), full_pass=True, guard=no_lease)
 
     assert any(s.startswith("COPY integrations_directoryuser") for s in sql)
     assert not any(s.startswith("INSERT INTO integrations_directoryuser") for s in sql)
@@ -76,7 +80,7 @@ def test_a_first_full_pass_merges_a_page_whose_user_is_already_mirrored(connecti
     DirectoryUser.objects.create(connection=connection, object_id="u9", job_title="Kept", purpose="room")
     page = [user("u1", job_title="New", account_enabled=True), user("u2", job_title="Fresh")]
 
-    write_page(connection, page, seen_at=timezone.now(), full_pass=True)
+    write_page(connection, page, seen_at=timezone.now(), full_pass=True, guard=no_lease)
 
     assert sorted(
         DirectoryUser.objects.values_list("object_id", "job_title", "account_enabled", "purpose")
@@ -97,7 +101,9 @@ def test_a_later_full_pass_merges_without_trying_a_copy(connection, monkeypatch)
         bulk, "_copy", lambda cursor, table, *args: copied_into.append(table) or copy(cursor, table, *args)
     )
 
-    write_page(connection, [user("u1", job_title="New")], seen_at=timezone.now(), full_pass=True)
+    write_page(
+        connection, [user("u1", job_title="New")], seen_at=timezone.now(), full_pass=True, guard=no_lease
+    )
 
     assert copied_into == ["sync_mirror_page"]  # never the mirror itself: its rows exist
     assert DirectoryUser.objects.get(object_id="u1").job_title == "New"
@@ -110,7 +116,7 @@ def test_a_page_commits_asynchronously_and_the_next_commit_waits_for_the_disk(co
     postgres_only()
 
     with CaptureQueriesContext(db_connection) as queries:
-        write_page(connection, [user("u1")], seen_at=timezone.now(), full_pass=True)
+        write_page(connection, [user("u1")], seen_at=timezone.now(), full_pass=True, guard=no_lease)
 
     assert any(q["sql"] == "SET LOCAL synchronous_commit = off" for q in queries)
     with transaction.atomic(), db_connection.cursor() as cursor:
