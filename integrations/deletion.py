@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import DEFAULT_DB_ALIAS
+
 from integrations.models import AzureConnection
 
 
 def lock_before_delete(sender: type[AzureConnection], instance: AzureConnection, **kwargs: Any) -> None:
     """`pre_delete`: Django sends it inside the deletion's transaction, before any row is deleted."""
-    rows = AzureConnection.objects.using(kwargs.get("using") or "default").filter(pk=instance.pk)
+    rows = AzureConnection.objects.using(kwargs.get("using") or DEFAULT_DB_ALIAS).filter(pk=instance.pk)
     list(rows.select_for_update().values_list("pk", flat=True))

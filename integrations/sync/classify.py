@@ -5,7 +5,7 @@ asked once per account, not once per run."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.db import transaction
@@ -59,22 +59,18 @@ class EarlyClassifier:
         self.unclassified = 0
         self.readable: bool | None = None  # unknown until Graph answered or refused
 
-    def page_written(
-        self, users: Iterable[GraphUser], inserted: Mapping[str, bool | None] | None = None
-    ) -> None:
+    def page_written(self, users: Iterable[GraphUser], new_disabled: Sequence[str] | None = None) -> None:
         """Queue the page's disabled accounts still unclassified in the mirror; store answers ready.
 
-        `inserted` (object id → not disabled), when the page's rows were all inserted
-        just now, says which are unclassified without asking the mirror: a new
-        row has no purpose yet. Right after a large import the planner's
-        statistics still describe an empty table, and the lookup below scans
-        the connection's every row (a cost that grows with the square of the import).
+        `new_disabled`, when the page's rows were all inserted just now, are its
+        disabled accounts: unclassified without asking the mirror, since a new row
+        has no purpose yet. Right after a large import the planner's statistics
+        still describe an empty table, and the lookup below scans the connection's
+        every row (a cost that grows with the square of the import).
         """
         if self.readable is not False:
-            if inserted is not None:
-                pending = sorted(
-                    oid for oid, enabled in inserted.items() if not enabled and oid not in self.asked
-                )
+            if new_disabled is not None:
+                pending = sorted(oid for oid in new_disabled if oid not in self.asked)
             else:
                 pending = self._unclassified(users)
             self.asked.update(pending)

@@ -37,12 +37,12 @@ _flags_of = operator.attrgetter(*FLAG_ATTRIBUTES)
 
 @dataclass
 class PageResult:
-    """What writing one page did: users received, per-record notes, and the accounts
-    the page inserted as new rows (object id → not disabled), if it inserted every one."""
+    """What writing one page did: users received, per-record notes, and, when every row
+    was inserted as new (so none has a mailbox purpose yet), its disabled accounts."""
 
     received: int = 0
     notes: list[str] = field(default_factory=list)
-    inserted: dict[str, bool] | None = None
+    new_disabled: list[str] | None = None
 
 
 def write_page(
@@ -87,7 +87,7 @@ def write_page(
             probably_new=full_pass and connection.full_pass_completed_at is None,
         )
     if all_new:
-        result.inserted = {object_id: row[_ENABLED_AT] is not False for object_id, (row, _) in rows.items()}
+        result.new_disabled = [object_id for object_id, (row, _) in rows.items() if row[_ENABLED_AT] is False]
     return result
 
 

@@ -310,7 +310,7 @@ def _read_pages(
             run.fetched += result.received
             run.progress_done += result.received
             run.save_fields("fetched", "progress_done")
-        early.page_written(page.users, result.inserted)
+        early.page_written(page.users, result.new_disabled)
         if page.delta_link:
             final_link = page.delta_link
     if final_link is None:
