@@ -67,6 +67,7 @@ class EarlyClassifier:
         has no purpose yet. Right after a large import the planner's statistics
         still describe an empty table, and the lookup below scans the connection's
         every row (a cost that grows with the square of the import).
+        Called inside the page's transaction, the answers are stored in it.
         """
         if self.readable is not False:
             if new_disabled is not None:
@@ -101,7 +102,8 @@ class EarlyClassifier:
         self._futures.append(self._pool.submit(self._fetch, object_ids))
 
     def store(self, *, wait: bool) -> None:
-        """Write the answers received (all of them, waiting, if `wait`), oldest first."""
+        """Write the answers received (all of them, waiting, if `wait`), oldest first:
+        in the caller's transaction if there is one (a page's), else one per answer."""
         if wait and self._buffer and self.readable is not False:
             self._submit(list(self._buffer))
             self._buffer.clear()
@@ -114,7 +116,7 @@ class EarlyClassifier:
             answered = {oid: purpose for oid, purpose in purposes.items() if purpose}
             self.unclassified += len(purposes) - len(answered)
             self.readable = True
-            with transaction.atomic():
+            with transaction.atomic(savepoint=False):  # the caller's page transaction, or its own
                 self._on_chunk()
                 _store_purposes(self.connection, answered)
 

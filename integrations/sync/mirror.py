@@ -76,7 +76,7 @@ def write_page(
     groups: dict[tuple[str, ...], list[tuple[object, ...]]] = {}
     for row, update in rows.values():
         groups.setdefault(update, []).append(row)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # the caller's page transaction, or its own
         guard()
         all_new = bulk.upsert_mirror(
             connection.pk,

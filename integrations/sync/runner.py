@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from typing import Any, Protocol
 
 from django.contrib.auth.models import User
@@ -301,16 +302,20 @@ def _read_pages(
     final_link = None
     page: UserPage
     for page in prefetched(client.iter_user_delta(delta_link)):
-        result = write_page(
-            connection, page.users, seen_at=timezone.now(), full_pass=full_pass, guard=lease.renew
-        )
+        # One transaction per page: its rows, the run's progress and the mailbox purposes
+        # answered meanwhile (a few statements, one commit; the page's lease check covers all).
+        # An empty page (a delta round without changes) writes nothing: it opens none.
+        with transaction.atomic() if page.users else nullcontext():
+            result = write_page(
+                connection, page.users, seen_at=timezone.now(), full_pass=full_pass, guard=lease.renew
+            )
+            if result.received:
+                run.fetched += result.received
+                run.progress_done += result.received
+                run.save_fields("fetched", "progress_done")
+            early.page_written(page.users, result.new_disabled)
         notes.extend(page.problems)
         notes.extend(result.notes)
-        if result.received:
-            run.fetched += result.received
-            run.progress_done += result.received
-            run.save_fields("fetched", "progress_done")
-        early.page_written(page.users, result.new_disabled)
         if page.delta_link:
             final_link = page.delta_link
     if final_link is None:

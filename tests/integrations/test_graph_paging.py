@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 import responses
 
 from integrations.graph.client import GraphClient
-from integrations.graph.errors import MalformedResponseError
+from integrations.graph.errors import MalformedResponseError, MicrosoftError
 from integrations.graph.models import SELECT, USER_PROPERTIES
 from tests.integrations.graph_helpers import GRAPH, TENANT, TokenRecorder, graph_user
 
@@ -100,16 +102,56 @@ def test_a_stored_delta_link_is_requested_as_is(rsps, client):
     assert pages[0].delta_link == f"{DELTA_LINK}-next"
 
 
-def test_pages_are_yielded_one_at_a_time(rsps, client):
+def test_the_next_page_is_requested_as_soon_as_its_link_is_known(rsps, client):
+    """With Microsoft's latency a page's round trip overlaps the parsing and writing of the one
+    before; one request ahead at most, so memory stays bounded."""
+    next_2 = f"{NEXT_1}-2"
     rsps.get(FIRST_DELTA, json=page([graph_user(1)], next_link=NEXT_1))
-    rsps.get(NEXT_1, json=page([graph_user(2)], delta_link=DELTA_LINK))
+    rsps.get(NEXT_1, json=page([graph_user(2)], next_link=next_2))
+    rsps.get(next_2, json=page([graph_user(3)], delta_link=DELTA_LINK))
 
     pages = client.iter_user_delta(FIRST_DELTA)
     first = next(pages)
 
     assert first.users[0].display_name == "User 1"
-    assert len(rsps.calls) == 1
-    assert next(pages).delta_link == DELTA_LINK
+    assert eventually(lambda: len(rsps.calls) == 2), "the second page was not requested ahead"
+    time.sleep(0.05)
+    assert len(rsps.calls) == 2  # not the third: its link is in the second page, not handed over yet
+    assert [p.users[0].display_name for p in pages] == ["User 2", "User 3"]
+    assert [call.request.url for call in rsps.calls] == [FIRST_DELTA, NEXT_1, next_2]
+
+
+def test_an_error_on_the_page_requested_ahead_is_raised_at_that_page(rsps, client):
+    rsps.get(FIRST_DELTA, json=page([graph_user(1)], next_link=NEXT_1))
+    rsps.get(NEXT_1, status=400, json={"error": {"code": "BadRequest", "message": "Invalid request."}})
+
+    pages = client.iter_user_delta(FIRST_DELTA)
+
+    assert next(pages).users[0].display_name == "User 1"
+    with pytest.raises(MicrosoftError, match="BadRequest"):
+        next(pages)
+
+
+def test_a_reader_that_stops_early_leaves_no_request_running(client):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.get(FIRST_DELTA, json=page([graph_user(1)], next_link=NEXT_1))
+        rsps.get(NEXT_1, json=page([graph_user(2)], delta_link=DELTA_LINK))
+
+        pages = client.iter_user_delta(FIRST_DELTA)
+        next(pages)
+        pages.close()  # the request ahead is dropped before it starts, or waited for
+
+        assert not [t for t in threading.enumerate() if t.name.startswith("graph-next-page")]
+        assert [call.request.url for call in rsps.calls] in ([FIRST_DELTA], [FIRST_DELTA, NEXT_1])
+
+
+def eventually(condition, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
 
 
 def test_iter_users_pages_through_the_plain_listing(rsps, client):
