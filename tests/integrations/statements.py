@@ -1,11 +1,9 @@
 """Count the SQL statements a block sends, COPY and streamed reads included.
 
 Django's `connection.execute_wrapper` sees every statement that goes through
-Django's cursor. The sync's bulk writes COPY (and store mailbox purposes with
-a prepared `executemany`) and its plan reads `stream` through the driver's own
-cursor, which Django does not see: while the block runs, those psycopg methods
-are wrapped too, for this thread's connection only (an `executemany` is one
-entry, its statement).
+Django's cursor. The sync's bulk writes COPY and its plan reads `stream`
+through the driver's own cursor, which Django does not see: while the block
+runs, those two psycopg methods are wrapped too, for this thread's connection only.
 """
 
 from __future__ import annotations
@@ -33,7 +31,7 @@ def statements(alias: str = DEFAULT_DB_ALIAS) -> Iterator[list[str]]:
         if db.vendor == "postgresql":
             import psycopg
 
-            for name in ("copy", "stream", "executemany"):
+            for name in ("copy", "stream"):
                 stack.enter_context(
                     mock.patch.object(
                         psycopg.Cursor, name, _recorded(getattr(psycopg.Cursor, name), db, sent)
@@ -43,13 +41,8 @@ def statements(alias: str = DEFAULT_DB_ALIAS) -> Iterator[list[str]]:
 
 
 def _recorded(method: Callable[..., Any], db: Any, sent: list[str]) -> Callable[..., Any]:
-    import psycopg
-
     def recorded(cursor: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
-        # Django's own cursors (subclasses) are already seen by the execute wrapper.
-        if cursor.connection is db.connection and (
-            method.__name__ != "executemany" or type(cursor) is psycopg.Cursor
-        ):
+        if cursor.connection is db.connection:
             sent.append(str(statement))
         return method(cursor, statement, *args, **kwargs)
 
