@@ -67,7 +67,8 @@ class EarlyClassifier:
         has no purpose yet. Right after a large import the planner's statistics
         still describe an empty table, and the lookup below scans the connection's
         every row (a cost that grows with the square of the import).
-        Called inside the page's transaction, the answers are stored in it.
+        Called inside the page's transaction, after its lease check: the answers
+        ready are stored in it, without checking the lease again.
         """
         if self.readable is not False:
             if new_disabled is not None:
@@ -82,7 +83,7 @@ class EarlyClassifier:
             if full:
                 self._submit(self._buffer[:full])
                 del self._buffer[:full]
-        self.store(wait=False)
+        self.store(wait=False, guarded=True)
 
     def _unclassified(self, users: Iterable[GraphUser]) -> list[str]:
         disabled = [u.object_id for u in users if u.account_enabled is False and not u.removed]
@@ -101,9 +102,11 @@ class EarlyClassifier:
     def _submit(self, object_ids: list[str]) -> None:
         self._futures.append(self._pool.submit(self._fetch, object_ids))
 
-    def store(self, *, wait: bool) -> None:
+    def store(self, *, wait: bool, guarded: bool = False) -> None:
         """Write the answers received (all of them, waiting, if `wait`), oldest first:
-        in the caller's transaction if there is one (a page's), else one per answer."""
+        in the caller's transaction if there is one (a page's), else one per answer.
+        `guarded`: that transaction already checked the run's lease (`on_chunk` is
+        not run again)."""
         if wait and self._buffer and self.readable is not False:
             self._submit(list(self._buffer))
             self._buffer.clear()
@@ -117,7 +120,8 @@ class EarlyClassifier:
             self.unclassified += len(purposes) - len(answered)
             self.readable = True
             with transaction.atomic(savepoint=False):  # the caller's page transaction, or its own
-                self._on_chunk()
+                if not guarded:
+                    self._on_chunk()
                 _store_purposes(self.connection, answered)
 
     def close(self) -> None:

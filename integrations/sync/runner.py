@@ -11,8 +11,8 @@ database stays consistent and the next run converges.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import nullcontext
 from typing import Any, Protocol
 
 from django.contrib.auth.models import User
@@ -39,6 +39,9 @@ from integrations.sync.plan import PlanSettings, SyncPlan, build_plan
 logger = logging.getLogger(__name__)
 
 MAX_NOTES = 50  # per-record notes kept on a run; the rest are counted
+# Seconds between two saves of the run's progress while pages are read (the last page's is
+# always saved): a page takes ~20 ms to write, the pages show progress every few seconds.
+PROGRESS_INTERVAL = 0.5
 # A paging token that expired mid-enumeration restarts the pass, this many times at most.
 MAX_PASS_RESTARTS = 3
 
@@ -301,23 +304,29 @@ def _read_pages(
     run.save_fields("phase", "fetched", "progress_done", "progress_total", "full_pass")
     final_link = None
     page: UserPage
+    progress_saved_at, unsaved = time.monotonic(), False
     for page in prefetched(client.iter_user_delta(delta_link)):
+        notes.extend(page.problems)
+        if page.delta_link:
+            final_link = page.delta_link
+        if not page.users:  # a delta round without changes: nothing to write
+            continue
         # One transaction per page: its rows, the run's progress and the mailbox purposes
         # answered meanwhile (a few statements, one commit; the page's lease check covers all).
-        # An empty page (a delta round without changes) writes nothing: it opens none.
-        with transaction.atomic() if page.users else nullcontext():
+        with transaction.atomic():
             result = write_page(
                 connection, page.users, seen_at=timezone.now(), full_pass=full_pass, guard=lease.renew
             )
-            if result.received:
-                run.fetched += result.received
-                run.progress_done += result.received
+            run.fetched += result.received
+            run.progress_done += result.received
+            unsaved = time.monotonic() - progress_saved_at < PROGRESS_INTERVAL
+            if not unsaved:
                 run.save_fields("fetched", "progress_done")
+                progress_saved_at = time.monotonic()
             early.page_written(page.users, result.new_disabled)
-        notes.extend(page.problems)
         notes.extend(result.notes)
-        if page.delta_link:
-            final_link = page.delta_link
+    if unsaved:
+        run.save_fields("fetched", "progress_done")
     if final_link is None:
         # A delta enumeration always ends with a delta link; without one the
         # listing is incomplete and must not be treated as the whole directory.

@@ -505,6 +505,7 @@ def test_a_page_its_progress_and_the_purposes_answered_meanwhile_are_one_transac
     from integrations.sync import runner
     from integrations.sync.classify import EarlyClassifier
 
+    monkeypatch.setattr(runner, "PROGRESS_INTERVAL", 0.0)  # every page's progress saved
     directory = FakeDirectory(page_size=4)
     for n in range(12):
         add_person(directory, mail=f"off{n}@contoso.com", accountEnabled=n % 2 == 1, purpose="shared")
@@ -538,8 +539,33 @@ def test_a_page_its_progress_and_the_purposes_answered_meanwhile_are_one_transac
 
     assert run.status == SyncRun.Status.SUCCEEDED
     assert len(seen["write"]) == 3
-    assert seen["write"] == seen["progress"] == seen["purposes"]
+    assert seen["write"] == seen["progress"][:3] == seen["purposes"]
+    assert seen["progress"][3:] == []
     transactions = [block for block, _ in seen["write"]]
     assert None not in transactions and len(set(map(id, transactions))) == 3
     assert {savepoints for _, savepoints in seen["write"]} == {0}
     assert DirectoryUser.objects.filter(account_enabled=False, purpose="shared").count() == 6
+
+
+def test_the_runs_progress_is_saved_at_intervals_and_after_the_last_page(mapped, monkeypatch):
+    """A page takes milliseconds to write: saving the progress with each one was a statement per
+    page for a figure the pages show every few seconds. The last page's is always saved."""
+    from integrations.sync import runner
+
+    monkeypatch.setattr(runner, "PROGRESS_INTERVAL", 3600.0)
+    directory = FakeDirectory(page_size=4)
+    fill(directory, 10)
+    saves: list[tuple[int, int]] = []
+    real_save = SyncRun.save_fields
+
+    def save_fields(self, *fields):
+        if fields == ("fetched", "progress_done"):
+            saves.append((self.fetched, self.progress_done))
+        return real_save(self, *fields)
+
+    monkeypatch.setattr(SyncRun, "save_fields", save_fields)
+    run = _sync_with(mapped, directory)
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert saves == [(10, 10)]  # three pages, one save: after the last
+    assert SyncRun.objects.get(pk=run.pk).fetched == 10
