@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
@@ -215,38 +215,58 @@ class GraphClient:
         With Microsoft's latency a full pass then costs about one round trip per
         page, not a round trip plus the page's parsing (docs/performance.md).
         """
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-next-page")
+        pending = self._request_ahead(url, delta=delta, prefer=prefer)
         try:
-            pending = pool.submit(self._call, "GET", url, delta=delta, prefer=prefer)
             while True:
                 body = pending.result()
-                next_link = self._next_link(body)
+                next_link, delta_link = self._page_links(body, delta=delta, what=_what("GET", url))
                 if next_link is not None:
-                    pending = pool.submit(self._call, "GET", next_link, delta=delta, prefer=prefer)
-                yield self._parse_page(body, delta=delta, what=_what("GET", url))
+                    pending = self._request_ahead(next_link, delta=delta, prefer=prefer)
+                yield self._page(body["value"], next_link, delta_link)
                 if next_link is None:
                     return
                 url = next_link
         finally:
-            # A caller that stops early waits for the request ahead, whose answer is dropped:
-            # nothing of this client outlives the pages it was asked for.
-            pool.shutdown(wait=True, cancel_futures=True)
+            pending.cancel()  # a request not started yet is dropped; one in flight finishes unread
 
-    def _next_link(self, body: dict[str, Any]) -> str | None:
-        link = body.get("@odata.nextLink")
-        return None if link is None else self._own_link(link, "next link")
+    def _request_ahead(self, url: str, *, delta: bool, prefer: str | None) -> Future[dict[str, Any]]:
+        """GET `url` in a daemon thread of its own, its answer (or error) in the future returned.
 
-    def _parse_page(self, body: dict[str, Any], *, delta: bool, what: str) -> UserPage:
-        records = body.get("value")
-        if not isinstance(records, list):
+        A daemon thread: a reader that stops early does not wait for the request
+        ahead (which may be retrying a throttled page for minutes), nor does the
+        worker process when it exits; its answer is dropped.
+        """
+        future: Future[dict[str, Any]] = Future()
+
+        def request() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(self._call("GET", url, delta=delta, prefer=prefer))
+            except BaseException as exc:  # raised to the reader, at its page
+                future.set_exception(exc)
+
+        threading.Thread(target=request, name="graph-next-page", daemon=True).start()
+        return future
+
+    def _page_links(self, body: dict[str, Any], *, delta: bool, what: str) -> tuple[str | None, str | None]:
+        """A page's (next link, delta link), once its shape is checked: a malformed page fails
+        before the next one is requested."""
+        if not isinstance(body.get("value"), list):
             raise MalformedResponseError(f"{what}: 'value' is not a list.")
-        next_link = self._next_link(body)
+        next_link = body.get("@odata.nextLink")
         delta_link = body.get("@odata.deltaLink")
+        if next_link is not None:
+            next_link = self._own_link(next_link, "next link")
         if delta_link is not None:
             delta_link = self._own_link(delta_link, "delta link")
         if delta and (next_link is None) == (delta_link is None):
             # A delta round that ends without its delta link is incomplete, never "all done".
             raise MalformedResponseError(f"{what}: a delta page must carry exactly one next or delta link.")
+        return next_link, delta_link
+
+    @staticmethod
+    def _page(records: list[Any], next_link: str | None, delta_link: str | None) -> UserPage:
         users: list[GraphUser] = []
         problems: list[str] = []
         for index, raw in enumerate(records):

@@ -68,7 +68,8 @@ class EarlyClassifier:
         still describe an empty table, and the lookup below scans the connection's
         every row (a cost that grows with the square of the import).
         Called inside the page's transaction, after its lease check: the answers
-        ready are stored in it, without checking the lease again.
+        ready are stored in it, without checking the lease again (outside any
+        transaction, each is stored in its own, checked as usual).
         """
         if self.readable is not False:
             if new_disabled is not None:
@@ -83,7 +84,7 @@ class EarlyClassifier:
             if full:
                 self._submit(self._buffer[:full])
                 del self._buffer[:full]
-        self.store(wait=False, guarded=True)
+        self.store(wait=False, guarded=transaction.get_connection().in_atomic_block)
 
     def _unclassified(self, users: Iterable[GraphUser]) -> list[str]:
         disabled = [u.object_id for u in users if u.account_enabled is False and not u.removed]

@@ -11,7 +11,6 @@ database stays consistent and the next run converges.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
@@ -39,9 +38,6 @@ from integrations.sync.plan import PlanSettings, SyncPlan, build_plan
 logger = logging.getLogger(__name__)
 
 MAX_NOTES = 50  # per-record notes kept on a run; the rest are counted
-# Seconds between two saves of the run's progress while pages are read (the last page's is
-# always saved): a page takes ~20 ms to write, the pages show progress every few seconds.
-PROGRESS_INTERVAL = 0.5
 # A paging token that expired mid-enumeration restarts the pass, this many times at most.
 MAX_PASS_RESTARTS = 3
 
@@ -304,7 +300,6 @@ def _read_pages(
     run.save_fields("phase", "fetched", "progress_done", "progress_total", "full_pass")
     final_link = None
     page: UserPage
-    progress_saved_at, unsaved = time.monotonic(), False
     for page in prefetched(client.iter_user_delta(delta_link)):
         notes.extend(page.problems)
         if page.delta_link:
@@ -313,20 +308,20 @@ def _read_pages(
             continue
         # One transaction per page: its rows, the run's progress and the mailbox purposes
         # answered meanwhile (a few statements, one commit; the page's lease check covers all).
-        with transaction.atomic():
-            result = write_page(
-                connection, page.users, seen_at=timezone.now(), full_pass=full_pass, guard=lease.renew
-            )
-            run.fetched += result.received
-            run.progress_done += result.received
-            unsaved = time.monotonic() - progress_saved_at < PROGRESS_INTERVAL
-            if not unsaved:
+        counts = run.fetched, run.progress_done
+        try:
+            with transaction.atomic():
+                result = write_page(
+                    connection, page.users, seen_at=timezone.now(), full_pass=full_pass, guard=lease.renew
+                )
+                run.fetched += result.received
+                run.progress_done += result.received
                 run.save_fields("fetched", "progress_done")
-                progress_saved_at = time.monotonic()
-            early.page_written(page.users, result.new_disabled)
+                early.page_written(page.users, result.new_disabled)
+        except BaseException:
+            run.fetched, run.progress_done = counts  # the page was rolled back: its count too
+            raise
         notes.extend(result.notes)
-    if unsaved:
-        run.save_fields("fetched", "progress_done")
     if final_link is None:
         # A delta enumeration always ends with a delta link; without one the
         # listing is incomplete and must not be treated as the whole directory.

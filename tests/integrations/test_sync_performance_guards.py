@@ -505,7 +505,6 @@ def test_a_page_its_progress_and_the_purposes_answered_meanwhile_are_one_transac
     from integrations.sync import runner
     from integrations.sync.classify import EarlyClassifier
 
-    monkeypatch.setattr(runner, "PROGRESS_INTERVAL", 0.0)  # every page's progress saved
     directory = FakeDirectory(page_size=4)
     for n in range(12):
         add_person(directory, mail=f"off{n}@contoso.com", accountEnabled=n % 2 == 1, purpose="shared")
@@ -539,33 +538,91 @@ def test_a_page_its_progress_and_the_purposes_answered_meanwhile_are_one_transac
 
     assert run.status == SyncRun.Status.SUCCEEDED
     assert len(seen["write"]) == 3
-    assert seen["write"] == seen["progress"][:3] == seen["purposes"]
-    assert seen["progress"][3:] == []
+    assert seen["write"] == seen["progress"] == seen["purposes"]
     transactions = [block for block, _ in seen["write"]]
     assert None not in transactions and len(set(map(id, transactions))) == 3
     assert {savepoints for _, savepoints in seen["write"]} == {0}
     assert DirectoryUser.objects.filter(account_enabled=False, purpose="shared").count() == 6
 
 
-def test_the_runs_progress_is_saved_at_intervals_and_after_the_last_page(mapped, monkeypatch):
-    """A page takes milliseconds to write: saving the progress with each one was a statement per
-    page for a figure the pages show every few seconds. The last page's is always saved."""
-    from integrations.sync import runner
+def test_a_page_that_fails_after_its_rows_counts_none_of_them(mapped, monkeypatch):
+    """The page is rolled back whole: the run's counts do not keep it either."""
+    from integrations.sync.classify import EarlyClassifier
 
-    monkeypatch.setattr(runner, "PROGRESS_INTERVAL", 3600.0)
     directory = FakeDirectory(page_size=4)
     fill(directory, 10)
-    saves: list[tuple[int, int]] = []
-    real_save = SyncRun.save_fields
+    real_written, calls = EarlyClassifier.page_written, []
 
-    def save_fields(self, *fields):
-        if fields == ("fetched", "progress_done"):
-            saves.append((self.fetched, self.progress_done))
-        return real_save(self, *fields)
+    def page_written(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the second page fails after its rows were written")
+        return real_written(self, *args, **kwargs)
 
-    monkeypatch.setattr(SyncRun, "save_fields", save_fields)
+    monkeypatch.setattr(EarlyClassifier, "page_written", page_written)
     run = _sync_with(mapped, directory)
 
-    assert run.status == SyncRun.Status.SUCCEEDED
-    assert saves == [(10, 10)]  # three pages, one save: after the last
-    assert SyncRun.objects.get(pk=run.pk).fetched == 10
+    assert run.status == SyncRun.Status.FAILED
+    stored = SyncRun.objects.get(pk=run.pk)
+    assert (stored.fetched, stored.progress_done) == (4, 4)
+    assert DirectoryUser.objects.filter(connection=mapped).count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_purposes_stored_with_a_page_share_its_transaction_and_its_lease_check(mapped):
+    """Inside the page's transaction the answers ready are stored without a second lease check,
+    and roll back with the page; outside any transaction each answer checks the lease itself."""
+    from django.db import transaction
+
+    from integrations.sync.classify import BATCH, EarlyClassifier
+
+    directory = FakeDirectory(page_size=BATCH)
+    for n in range(BATCH):
+        add_person(directory, mail=f"off{n}@contoso.com", accountEnabled=False, purpose="shared")
+    (first,) = list(directory.iter_user_delta())
+    answer = threading.Event()
+
+    def fetch_purposes(object_ids):
+        answer.wait(5)  # answered only once the test lets it
+        return directory.get_mailbox_purposes(object_ids)
+
+    class PageFailed(Exception):
+        pass
+
+    def next_page_storing_the_answers() -> None:
+        with transaction.atomic():
+            deadline = time.monotonic() + 5
+            while DirectoryUser.objects.filter(purpose="shared").count() < BATCH:
+                assert time.monotonic() < deadline, "the answers were never stored"
+                early.page_written([], None)
+            raise PageFailed
+
+    lease = HeldLease(0)  # lost: any check of its own fails
+    early = EarlyClassifier(mapped, fetch_purposes, on_chunk=lease.renew)
+    try:
+        result = write_page(mapped, first.users, seen_at=timezone.now(), full_pass=True, guard=no_lease)
+        early.page_written(first.users, result.new_disabled)  # one whole `$batch` asked
+        answer.set()
+        with pytest.raises(PageFailed):
+            next_page_storing_the_answers()
+
+        assert lease.renewals == 0  # stored in the page, under the page's check only
+        assert DirectoryUser.objects.filter(purpose="shared").count() == 0  # rolled back with it
+    finally:
+        early.close()
+
+    # Outside any transaction, the same answers check the (lost) lease and are not stored.
+    unguarded = EarlyClassifier(mapped, directory.get_mailbox_purposes, on_chunk=HeldLease(0).renew)
+
+    def pages_outside_a_transaction() -> None:
+        unguarded.page_written(first.users, [user.object_id for user in first.users])
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            unguarded.page_written([], None)
+
+    try:
+        with pytest.raises(LeaseLost):
+            pages_outside_a_transaction()
+    finally:
+        unguarded.close()
+    assert DirectoryUser.objects.filter(purpose="shared").count() == 0
