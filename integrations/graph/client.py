@@ -215,6 +215,8 @@ class GraphClient:
         With Microsoft's latency a full pass then costs about one round trip per
         page, not a round trip plus the page's parsing (docs/performance.md).
         """
+        # A next link is an opaque URL, requested as it came (only its origin is checked).
+        # Reference: https://learn.microsoft.com/en-us/graph/paging
         pending = self._request_ahead(url, delta=delta, prefer=prefer)
         try:
             while True:
@@ -222,7 +224,7 @@ class GraphClient:
                 next_link, delta_link = self._page_links(body, delta=delta, what=_what("GET", url))
                 if next_link is not None:
                     pending = self._request_ahead(next_link, delta=delta, prefer=prefer)
-                yield self._page(body["value"], next_link, delta_link)
+                yield self._user_page(body["value"], next_link, delta_link)
                 if next_link is None:
                     return
                 url = next_link
@@ -266,7 +268,8 @@ class GraphClient:
         return next_link, delta_link
 
     @staticmethod
-    def _page(records: list[Any], next_link: str | None, delta_link: str | None) -> UserPage:
+    def _user_page(records: list[Any], next_link: str | None, delta_link: str | None) -> UserPage:
+        """The page's users; a record that cannot be used is a problem of the page, not an error."""
         users: list[GraphUser] = []
         problems: list[str] = []
         for index, raw in enumerate(records):
