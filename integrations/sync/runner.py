@@ -240,6 +240,7 @@ def _fetch(
                     )
                 )
                 delta_link = None
+                run.fetched = fetched_before  # a round that expired after some pages: they are read again
                 continue
             except PageTokenExpiredError:
                 restarts += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from integrations.graph.errors import DeltaExpiredError
 from integrations.models import DirectoryUser, FieldChange, SiteMapping, SyncRun
 from integrations.sync.classify import FALLBACK_WARNING
 from portal.customers.models import Contact
@@ -180,6 +181,34 @@ def test_expired_delta_link_falls_back_to_a_full_pass_that_marks_vanished_users(
     assert Contact.objects.get(email="keep@contoso.com").job_title == "Changed"
     mapped.refresh_from_db()
     assert mapped.delta_link == f"delta:{directory.version}"
+
+
+def test_a_delta_round_that_expires_after_some_pages_counts_only_the_full_pass_read_instead(
+    mapped, directory, sync, monkeypatch
+):
+    """Graph may answer a delta round's next link with 410 Gone (resync required): the pages
+    read before it are read again by the full pass, and counted once."""
+    ids = [add_person(directory, mail=f"u{n}@contoso.com") for n in range(6)]
+    sync(mapped)
+    for user_id in ids:
+        directory.update(user_id, jobTitle="Changed")
+    directory.page_size = 2
+    read_pages = directory.iter_user_delta
+
+    def expiring_after_one_page(delta_link=None):
+        pages = read_pages(delta_link)
+        if delta_link is None:
+            yield from pages
+            return
+        yield next(pages)
+        raise DeltaExpiredError("resyncRequired", code="resyncRequired", status=410)
+
+    monkeypatch.setattr(directory, "iter_user_delta", expiring_after_one_page)
+
+    run = sync(mapped)
+
+    assert run.status == SyncRun.Status.SUCCEEDED and run.full_pass
+    assert (run.fetched, run.updated) == (6, 6)
 
 
 def test_dry_run_writes_no_contact_and_loses_no_change_for_the_next_run(mapped, directory, sync):
