@@ -7,7 +7,6 @@ JSON never travels inward.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -479,7 +478,7 @@ _CHECKED_TYPES: tuple[tuple[str, str, type, str], ...] = (
     *((prop, attribute, bool, "a boolean") for prop, attribute in _FLAG_PROPERTIES),
     *((prop, attribute, list, "a list") for prop, attribute in _LICENSE_PROPERTIES),
 )
-_GRAPH_USER_ORDER = tuple(field.name for field in dataclasses.fields(GraphUser))
+_GRAPH_USER_ORDER = GraphUser._fields
 # The fast path reads a record's properties in GraphUser's positional order (after
 # object_id, present, removed): absent ones read as None, which is also GraphUser's default.
 _POSITIONAL = tuple(

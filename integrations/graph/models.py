@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from integrations.directory_fields import SHAPE
 
@@ -11,14 +12,15 @@ USER_PROPERTIES: dict[str, str] = SHAPE.graph_attributes
 SELECT = SHAPE.select
 
 
-@dataclass(frozen=True, slots=True)
-class GraphUser:
+class GraphUser(NamedTuple):
     """One user object from `/users` or `/users/delta`.
 
     `present` names the GraphUser attributes the record actually carried: a
     delta page sends only changed properties, and an absent property must not
     overwrite the mirror (whereas a present `null` clears it). The attributes
     are those of `directory_fields.FIELDS` (a test checks they agree).
+    A named tuple, like `MirrorUser`: one is built per user read, and a frozen
+    dataclass's field-by-field initialisation cost five times as much.
     """
 
     object_id: str
