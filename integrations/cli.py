@@ -41,7 +41,7 @@ def format_run(run) -> str:
     ]
     for reason, count in run.skipped_by_reason.items():
         lines.append(f"  skipped {count}: {reason.replace('_', ' ')}")
-    lines.extend(f"  warning: {warning}" for warning in run.warnings)
+    lines.extend(f"  warning: {warning}" for warning in run.warning_texts)
     if run.error:
         lines.append(f"  error: {run.error}")
     return "\n".join(lines)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from integrations.directory_fields import MAX_LENGTHS, OBJECT_ID_LENGTH
-from integrations.reasons import translated
+from integrations.reasons import shown, translated
 from integrations.values import value_key
 from portal.customers.models import Contact, Customer, Site
 
@@ -423,6 +423,7 @@ class SyncRun(models.Model):
     # Microsoft Graph HTTP requests the run sent (retries included): round trips bound a real import.
     requests_made = models.PositiveIntegerField(_("Graph requests"), default=0)
 
+    # Messages (`reasons.message`): English ids and the values they name, shown by `warning_texts`.
     warnings = models.JSONField(_("warnings"), default=list, blank=True)
     # Readable and sanitized: never a token, never a stack trace.
     error = models.TextField(_("error"), blank=True)
@@ -466,6 +467,11 @@ class SyncRun(models.Model):
     @property
     def is_awaiting_decision(self) -> bool:
         return self.status == self.Status.HELD and not self.decision
+
+    @property
+    def warning_texts(self) -> list[str]:
+        """The run's warnings in the active language (the reader's, not the one of whoever started it)."""
+        return [shown(warning) for warning in self.warnings]
 
     @property
     def duration(self) -> timedelta | None:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import unicodedata
 
+from django.utils.translation import gettext_noop
+
 from integrations.directory_fields import MAX_LENGTHS
+from integrations.reasons import Message, message
 
 
-def clean_text(field: str, value: object) -> tuple[str, str | None]:
-    """Return the storable value and, if it had to be changed, why.
+def clean_text(field: str, value: object) -> tuple[str, Message | None]:
+    """Return the storable value and, if it had to be changed, why (a message shown in the reader's language).
 
     None becomes "" (Entra's empty value clears the field, R7); anything else
     is kept exactly as it came, unicode intact, unless it cannot be stored.
@@ -21,15 +24,19 @@ def clean_text(field: str, value: object) -> tuple[str, str | None]:
     if value is None:
         return "", None
     if not isinstance(value, str):
-        return "", f"{field} was not text and was ignored"
+        return "", message(gettext_noop("%(field)s was not text and was ignored"), field=field)
     note = None
     if "\x00" in value:
         value = value.replace("\x00", "")
-        note = f"{field} contained a NUL byte, which was removed"
+        note = message(gettext_noop("%(field)s contained a NUL byte, which was removed"), field=field)
     limit = MAX_LENGTHS.get(field)
     if limit is not None and len(value) > limit:
         value = _truncate(value, limit)
-        note = f"{field} was longer than {limit} characters and was shortened"
+        note = message(
+            gettext_noop("%(field)s was longer than %(limit)d characters and was shortened"),
+            field=field,
+            limit=limit,
+        )
     return value, note
 
 

@@ -139,7 +139,9 @@ class SyncRunAdmin(IntegrationAdmin):
     def warning_list(self, run: SyncRun):
         if not run.warnings:
             return "–"
-        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((w,) for w in run.warnings)))
+        return format_html(
+            "<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((w,) for w in run.warning_texts))
+        )
 
     @admin.display(description=_("Preview"))
     def preview_json(self, run: SyncRun):

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from integrations.directory_fields import FIELDS, FLAG, ID, LICENSES, TEXT
 from integrations.graph import tokens
@@ -42,6 +43,7 @@ from integrations.graph.http import (
     short_message,
 )
 from integrations.graph.models import SELECT, AccessToken, GraphUser, UserPage
+from integrations.reasons import RECORD_NOTE, Message, message
 
 logger = logging.getLogger(__name__)
 
@@ -270,13 +272,17 @@ class GraphClient:
     def _user_page(records: list[Any], next_link: str | None, delta_link: str | None) -> UserPage:
         """The page's users; a record that cannot be used is a problem of the page, not an error."""
         users: list[GraphUser] = []
-        problems: list[str] = []
+        problems: list[Message] = []
         for index, raw in enumerate(records):
             parsed = parse_user(raw)
             if isinstance(parsed, GraphUser):
                 users.append(parsed)
             else:
-                problems.append(f"record {index}: {parsed}")
+                problems.append(
+                    message(
+                        RECORD_NOTE, user=message(gettext_noop("record %(index)d"), index=index), note=parsed
+                    )
+                )
         return UserPage(
             users=tuple(users), next_link=next_link, delta_link=delta_link, problems=tuple(problems)
         )
@@ -474,9 +480,9 @@ _PRESENT: dict[tuple[str, ...], frozenset[str]] = {}  # at most 2**12 keys: subs
 _CHECKED_ORDER = (*_STRING_PROPERTIES, *_FLAG_PROPERTIES, *_LICENSE_PROPERTIES)
 # What the checked path expects of each property, in the same order.
 _CHECKED_TYPES: tuple[tuple[str, str, type, str], ...] = (
-    *((prop, attribute, str, "a string") for prop, attribute in _STRING_PROPERTIES),
-    *((prop, attribute, bool, "a boolean") for prop, attribute in _FLAG_PROPERTIES),
-    *((prop, attribute, list, "a list") for prop, attribute in _LICENSE_PROPERTIES),
+    *((prop, attribute, str, gettext_noop("a string")) for prop, attribute in _STRING_PROPERTIES),
+    *((prop, attribute, bool, gettext_noop("a boolean")) for prop, attribute in _FLAG_PROPERTIES),
+    *((prop, attribute, list, gettext_noop("a list")) for prop, attribute in _LICENSE_PROPERTIES),
 )
 _GRAPH_USER_ORDER = GraphUser._fields
 # The fast path reads a record's properties in GraphUser's positional order (after
@@ -493,8 +499,8 @@ _PRESENT_BY_KEYS: dict[tuple[str, ...], frozenset[str]] = {}  # records' key tup
 _PRESENT_BY_KEYS_MAX = 4096
 
 
-def parse_user(raw: object) -> GraphUser | str:
-    """A GraphUser, or why the record is unusable. `present` names the properties sent.
+def parse_user(raw: object) -> GraphUser | Message:
+    """A GraphUser, or why the record is unusable (a message). `present` names the properties sent.
 
     The common record (a JSON object whose values all have their expected
     types) is read with C-level calls and built positionally; anything else
@@ -531,19 +537,24 @@ def _present(raw: dict[str, Any]) -> frozenset[str]:
     return present
 
 
-def _parse_user_checked(raw: object) -> GraphUser | str:
+def _parse_user_checked(raw: object) -> GraphUser | Message:
     """`parse_user`, property by property: the path of unusual records and of errors."""
     if not isinstance(raw, dict):
-        return "not a JSON object"
+        return gettext_noop("not a JSON object")
     object_id = raw.get("id")
     if not isinstance(object_id, str) or not object_id.strip():
-        return "no string id"
+        return gettext_noop("no string id")
     values: dict[str, Any] = {}
     for prop, attribute, expected, noun in _CHECKED_TYPES:
         if prop in raw:
             value = raw[prop]
             if value is not None and not isinstance(value, expected):
-                return f"user {object_id}: {prop} is not {noun}"
+                return message(
+                    gettext_noop("user %(user)s: %(property)s is not %(expected)s"),
+                    user=object_id,
+                    property=prop,
+                    expected=noun,
+                )
             # A list of licences is stored as "has any".
             values[attribute] = len(value) > 0 if isinstance(value, list) else value
     key = tuple(values)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from integrations.directory_fields import SHAPE
+from integrations.reasons import Message
 
 # Graph property name -> GraphUser attribute, for every property the sync selects.
 USER_PROPERTIES: dict[str, str] = SHAPE.graph_attributes
@@ -48,7 +49,7 @@ class UserPage:
     users: tuple[GraphUser, ...]
     next_link: str | None = None
     delta_link: str | None = None
-    problems: tuple[str, ...] = field(default_factory=tuple)
+    problems: tuple[Message, ...] = field(default_factory=tuple)  # shown by `reasons.shown`
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,21 +9,23 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from integrations.graph.errors import PermissionDeniedError
 from integrations.graph.models import GraphUser
 from integrations.graph.prefetch import prefetched
 from integrations.models import AzureConnection, DirectoryUser
+from integrations.reasons import Message, message
 from integrations.sync import bulk
 
 CHUNK = 200  # ids per client call; the client splits them into $batch requests of 20
 BATCH = 20  # Graph's $batch limit (integrations.graph.client.BATCH_LIMIT)
 
-FALLBACK_WARNING = (
+FALLBACK_WARNING = gettext_noop(
     "MailboxSettings.Read is not granted, so shared mailboxes were recognised by their usual shape "
     "(disabled, unlicensed, with an email address). Grant it to the app for an exact classification."
 )
-UNCLASSIFIED_WARNING = (
+UNCLASSIFIED_WARNING = gettext_noop(
     "%(count)d disabled account(s) could not be classified (Exchange refused to show their mailbox "
     "settings): they were judged by the usual shape of a shared mailbox and will be asked again at the "
     "next sync."
@@ -136,7 +138,7 @@ def classify_disabled_users(
     *,
     on_chunk: Callable[[], None] = lambda: None,
     early: EarlyClassifier | None = None,
-) -> list[str]:
+) -> list[Message]:
     """Ask Graph for the mailbox purpose of every unclassified disabled account.
 
     `on_chunk` runs inside each chunk's write transaction, before the write
@@ -181,7 +183,7 @@ def classify_disabled_users(
         AzureConnection.objects.filter(pk=connection.pk).update(mailbox_settings_readable=readable)
     if not readable and asked_any:
         return [FALLBACK_WARNING]
-    return [UNCLASSIFIED_WARNING % {"count": unclassified}] if unclassified else []
+    return [message(UNCLASSIFIED_WARNING, count=unclassified)] if unclassified else []
 
 
 def _store_purposes(connection: AzureConnection, purposes: dict[str, str]) -> None:

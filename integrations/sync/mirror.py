@@ -19,6 +19,7 @@ from django.db import transaction
 from integrations.directory_fields import MAX_LENGTHS, SHAPE
 from integrations.graph.models import GraphUser
 from integrations.models import AzureConnection, DirectoryUser
+from integrations.reasons import RECORD_NOTE, Message, message
 from integrations.sync import bulk
 from integrations.values import clean_text
 
@@ -41,7 +42,7 @@ class PageResult:
     was inserted as new (so none has a mailbox purpose yet), its disabled accounts."""
 
     received: int = 0
-    notes: list[str] = field(default_factory=list)
+    notes: list[Message] = field(default_factory=list)
     new_disabled: list[str] | None = None
 
 
@@ -92,7 +93,7 @@ def write_page(
 
 
 def _row_for(
-    user: GraphUser, notes: list[str], full_pass: bool
+    user: GraphUser, notes: list[Message], full_pass: bool
 ) -> tuple[tuple[object, ...], tuple[str, ...]]:
     """The mirror row for one record (ROW_COLUMNS), and which columns it may overwrite."""
     if user.removed:
@@ -127,10 +128,10 @@ def _storable(texts: list[Any]) -> bool:
         return False
 
 
-def _clean(user: GraphUser, attribute: str, value: object, notes: list[str]) -> str:
+def _clean(user: GraphUser, attribute: str, value: object, notes: list[Message]) -> str:
     value, note = clean_text(attribute, value)
     if note:
-        notes.append(f"{user.object_id}: {note}")
+        notes.append(message(RECORD_NOTE, user=user.object_id, note=note))
     return value
 
 

@@ -29,6 +29,7 @@ from integrations.plan_summary import summarize_plan
 from integrations.policies import brake
 from integrations.policies.scope import refresh_scope_members
 from integrations.policies.summary import has_effect, policy_summary
+from integrations.reasons import Message, message
 from integrations.sync import loaders, plan_memo
 from integrations.sync.apply import apply_plan
 from integrations.sync.classify import EarlyClassifier, classify_disabled_users
@@ -151,8 +152,8 @@ def _execute(
 ) -> dict[str, Any]:
     """Fetch, classify, plan and apply; return what the run's end remembers of its plan ({}: nothing)."""
     client = client_factory(connection.tenant_id)
-    notes: list[str] = []
-    warnings: list[str] = []
+    notes: list[Message] = []
+    warnings: list[Message] = []
 
     if run.approves_id is None:  # an approval re-plans the mirror its held run already read
         # Disabled accounts are classified page by page while the fetch goes on.
@@ -196,8 +197,13 @@ def _execute(
     run.fields_changed = result.field_changes
     if result.raced:
         run.warnings.append(
-            f"{len(result.raced)} contact(s) were created in the portal during the sync; "
-            "they will be updated at the next run."
+            message(
+                gettext_noop(
+                    "%(count)d contact(s) were created in the portal during the sync; "
+                    "they will be updated at the next run."
+                ),
+                count=len(result.raced),
+            )
         )
     return {}
 
@@ -216,7 +222,7 @@ def _fetch(
     run: SyncRun,
     lease: Lease,
     client: DirectoryClient,
-    notes: list[str],
+    notes: list[Message],
     early: EarlyClassifier,
 ) -> None:
     """Read directory changes into the mirror; fall back to a full pass if the delta link expired.
@@ -252,7 +258,12 @@ def _fetch(
             break
         if restarts:
             run.warnings.append(
-                f"Microsoft's paging token expired mid-way; the directory was read again ({restarts}×)."
+                message(
+                    gettext_noop(
+                        "Microsoft's paging token expired mid-way; the directory was read again (%(count)d×)."
+                    ),
+                    count=restarts,
+                )
             )
     finally:
         _record_requests(run, client, connection)
@@ -264,7 +275,7 @@ def _classify(
     lease: Lease,
     client: DirectoryClient,
     early: EarlyClassifier,
-) -> list[str]:
+) -> list[Message]:
     try:
         return classify_disabled_users(
             connection, client.get_mailbox_purposes, on_chunk=lease.renew, early=early
@@ -289,7 +300,7 @@ def _read_pages(
     lease: Lease,
     client: DirectoryClient,
     delta_link: str | None,
-    notes: list[str],
+    notes: list[Message],
     early: EarlyClassifier,
 ) -> None:
     full_pass = delta_link is None
@@ -451,10 +462,13 @@ def _record_policy_summary(run: SyncRun, summary: dict[str, Any] | None) -> None
         run.save_fields("policy_summary")
 
 
-def _summarize_notes(notes: list[str]) -> list[str]:
+def _summarize_notes(notes: list[Message]) -> list[Message]:
     if len(notes) <= MAX_NOTES:
         return list(notes)
-    return [*notes[:MAX_NOTES], f"… and {len(notes) - MAX_NOTES} more records with the same kind of note."]
+    more = message(
+        gettext_noop("… and %(count)d more records with the same kind of note."), count=len(notes) - MAX_NOTES
+    )
+    return [*notes[:MAX_NOTES], more]
 
 
 def _safe_message(exc: MicrosoftError) -> str:

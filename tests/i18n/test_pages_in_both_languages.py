@@ -189,6 +189,58 @@ def test_a_runs_recorded_error_is_shown_in_the_readers_language(client, customer
     assert progress["status_label"] == "Riuscita"
 
 
+def test_a_runs_warnings_with_their_counts_and_record_notes_are_shown_in_the_readers_language(
+    client, customer_admin, customer, synced, admin_client
+):
+    """Warnings are stored as message ids with their values, so a count or a record's note
+    reads in Italian too, on the run page and in the admin, whoever ran the sync."""
+    from django.utils.translation import gettext_noop
+
+    from integrations.reasons import RECORD_NOTE, message
+    from integrations.sync.classify import FALLBACK_WARNING
+
+    synced.warnings = [
+        FALLBACK_WARNING,
+        message(
+            gettext_noop(
+                "%(count)d contact(s) were created in the portal during the sync; "
+                "they will be updated at the next run."
+            ),
+            count=3,
+        ),
+        message(
+            RECORD_NOTE,
+            user="obj-1",
+            note=message(
+                gettext_noop("%(field)s was longer than %(limit)d characters and was shortened"),
+                field="job_title",
+                limit=128,
+            ),
+        ),
+        "A warning stored as text by an older version",
+    ]
+    synced.save()
+    client.force_login(customer_admin)
+
+    page = client.get(
+        reverse("integrations:run", args=[customer.pk, synced.pk]), HTTP_ACCEPT_LANGUAGE="it"
+    ).content.decode()
+    admin = admin_client.get(
+        reverse("admin:integrations_syncrun_change", args=[synced.pk]), HTTP_ACCEPT_LANGUAGE="it"
+    ).content.decode()
+    english = client.get(
+        reverse("integrations:run", args=[customer.pk, synced.pk]), HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+
+    for html in (page, admin):
+        assert "MailboxSettings.Read non è concesso" in html
+        assert "3 contatti sono stati creati nel portale durante la sincronizzazione" in html
+        assert "obj-1: job_title superava i 128 caratteri ed è stato accorciato" in html
+        assert "A warning stored as text by an older version" in html
+    assert "3 contact(s) were created in the portal during the sync" in english
+    assert "obj-1: job_title was longer than 128 characters and was shortened" in english
+
+
 def test_the_language_switch_never_echoes_the_query_string(client, customer_admin, customer, site):
     """The Microsoft callback's URL carries a one-time code: the switch's `next` keeps only the path."""
     client.force_login(customer_admin)

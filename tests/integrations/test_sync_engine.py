@@ -176,7 +176,7 @@ def test_expired_delta_link_falls_back_to_a_full_pass_that_marks_vanished_users(
 
     assert run.status == SyncRun.Status.SUCCEEDED
     assert run.full_pass
-    assert any("expired" in warning for warning in run.warnings)
+    assert any("expired" in warning for warning in run.warning_texts)
     assert DirectoryUser.objects.get(object_id=gone).removed
     assert Contact.objects.get(email="keep@contoso.com").job_title == "Changed"
     mapped.refresh_from_db()
@@ -268,7 +268,9 @@ def test_nul_bytes_and_oversize_values_are_cleaned_and_noted_not_fatal(mapped, d
     assert run.status == SyncRun.Status.SUCCEEDED
     contact = Contact.objects.get(email="nul@contoso.com")
     assert contact.first_name == "Ada" and contact.job_title == "T" * 128
-    assert any("NUL" in w for w in run.warnings) and any("longer than 128" in w for w in run.warnings)
+    assert any("NUL" in w for w in run.warning_texts) and any(
+        "longer than 128" in w for w in run.warning_texts
+    )
     assert Contact.objects.filter(email="fine@contoso.com").exists()
 
 

@@ -76,7 +76,7 @@ def test_a_403_item_leaves_only_its_account_unclassified_and_mailbox_settings_re
     assert waits == [1.5]
     assert connection.mailbox_settings_readable is True
     assert FALLBACK_WARNING not in run.warnings
-    assert any("1 disabled account(s) could not be classified" in w for w in run.warnings)
+    assert any("1 disabled account(s) could not be classified" in w for w in run.warning_texts)
     # The person, the shared and the room mailbox, and the unclassified one (shaped like a mailbox);
     # the disabled account without a mailbox is skipped.
     assert run.created == 4

@@ -152,7 +152,7 @@ def test_an_expired_delta_link_falls_back_to_a_full_pass(connection, rsps, sync,
     run = sync(connection)
 
     assert (run.status, run.full_pass) == ("succeeded", True), run.error
-    assert any("expired" in w for w in run.warnings)
+    assert any("expired" in w for w in run.warning_texts)
 
 
 def test_an_expired_page_token_mid_pass_restarts_the_pass(connection, rsps, sync):
@@ -174,7 +174,7 @@ def test_an_expired_page_token_mid_pass_restarts_the_pass(connection, rsps, sync
         skip_link("users", "p1"),
     ]
     assert run.requests_made == 6
-    assert any("paging token expired" in w for w in run.warnings)
+    assert any("paging token expired" in w for w in run.warning_texts)
 
 
 def test_restarts_are_bounded(connection, rsps, sync):

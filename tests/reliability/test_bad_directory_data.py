@@ -161,7 +161,7 @@ def test_bad_records_are_cleaned_or_dropped_with_notes_and_the_run_succeeds(conn
     assert run.skipped_by_reason["invalid_email"] == 4
     assert run.skipped_by_reason["duplicate_email"] == 1
     assert run.skipped_by_reason["no_email"] == 1
-    notes = "\n".join(run.warnings)
+    notes = "\n".join(run.warning_texts)
     for expected in (
         "NUL byte",
         "longer than 64",
@@ -172,7 +172,7 @@ def test_bad_records_are_cleaned_or_dropped_with_notes_and_the_run_succeeds(conn
         "not a list",
         "not a string",
     ):
-        assert expected in notes, (expected, run.warnings)
+        assert expected in notes, (expected, run.warning_texts)
     assert DirectoryUser.objects.filter(connection=connection).count() == len(BAD_RECORDS) - DROPPED_IDS
 
     # The same directory again, as a delta round with the same records: nothing flips.
@@ -184,7 +184,7 @@ def test_bad_records_are_cleaned_or_dropped_with_notes_and_the_run_succeeds(conn
         "bad_directory_data",
         records=len(BAD_RECORDS),
         imported=len(contacts),
-        cleaned_with_note=sum(1 for w in run.warnings if "removed" in w or "shortened" in w),
+        cleaned_with_note=sum(1 for w in run.warning_texts if "removed" in w or "shortened" in w),
         dropped_with_note=DROPPED_IDS,
         skipped=run.skipped,
         runs_succeeded=2,

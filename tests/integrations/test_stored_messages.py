@@ -1,0 +1,42 @@
+"""Messages a run stores (its warnings) are shown in the reader's language, values included."""
+
+from __future__ import annotations
+
+from django.utils import translation
+
+from integrations.graph.client import parse_user
+from integrations.reasons import RECORD_NOTE, message, shown
+from integrations.values import clean_text
+
+
+def test_a_message_without_values_is_stored_as_its_id_alone():
+    assert message("Nothing to do.") == "Nothing to do."
+    assert message("%(count)d left", count=2) == {"message": "%(count)d left", "params": {"count": 2}}
+
+
+def test_a_record_note_is_shown_with_its_values_in_the_active_language():
+    _, note = clean_text("job_title", "x" * 200)
+    stored = message(RECORD_NOTE, user="obj-1", note=note)
+
+    with translation.override("en"):
+        assert shown(stored) == "obj-1: job_title was longer than 128 characters and was shortened"
+    with translation.override("it"):
+        assert shown(stored) == "obj-1: job_title superava i 128 caratteri ed è stato accorciato"
+
+
+def test_why_a_graph_record_was_dropped_is_a_message_whose_values_are_translated_too():
+    reason = parse_user({"id": "obj-2", "accountEnabled": "yes"})
+
+    with translation.override("en"):
+        assert shown(reason) == "user obj-2: accountEnabled is not a boolean"
+    with translation.override("it"):
+        assert shown(reason) == "utente obj-2: accountEnabled non è un valore vero/falso"
+
+
+def test_text_stored_before_messages_had_values_is_shown_as_it_is():
+    with translation.override("it"):
+        assert shown("12 contact(s) were created in the portal during the sync") == (
+            "12 contact(s) were created in the portal during the sync"
+        )
+        assert shown({"message": "%(count)d left", "params": {}}) == "%(count)d left"
+        assert shown({"message": "%(count)d left", "params": {"other": 1}}) == "%(count)d left"
