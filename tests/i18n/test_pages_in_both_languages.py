@@ -169,6 +169,13 @@ def test_the_admin_customer_page_tools_are_italian(client, staff_with_permission
     assert "Gestisci integrazione" in html and "Sincronizza ora" in html and "Disconnetti" in html
 
 
+def run_page(client, run, language: str) -> str:
+    """The customer's page of `run`, as a browser asking for `language` gets it."""
+    return client.get(
+        reverse("integrations:run", args=[run.customer_id, run.pk]), HTTP_ACCEPT_LANGUAGE=language
+    ).content.decode()
+
+
 def test_a_runs_recorded_error_is_shown_in_the_readers_language(client, customer_admin, customer, synced):
     """The worker records its messages in English; the run page and its JSON translate known ones."""
     synced.error = "The connection was disconnected."
@@ -176,9 +183,7 @@ def test_a_runs_recorded_error_is_shown_in_the_readers_language(client, customer
     synced.save()
     client.force_login(customer_admin)
 
-    html = client.get(
-        reverse("integrations:run", args=[customer.pk, synced.pk]), HTTP_ACCEPT_LANGUAGE="it"
-    ).content.decode()
+    html = run_page(client, synced, "it")
     progress = client.get(
         reverse("integrations:run_progress", args=[customer.pk, synced.pk]), HTTP_ACCEPT_LANGUAGE="it"
     ).json()
@@ -222,14 +227,9 @@ def test_a_runs_warnings_with_their_counts_and_record_notes_are_shown_in_the_rea
     synced.save()
     client.force_login(customer_admin)
 
-    page = client.get(
-        reverse("integrations:run", args=[customer.pk, synced.pk]), HTTP_ACCEPT_LANGUAGE="it"
-    ).content.decode()
+    page, english = run_page(client, synced, "it"), run_page(client, synced, "en")
     admin = admin_client.get(
         reverse("admin:integrations_syncrun_change", args=[synced.pk]), HTTP_ACCEPT_LANGUAGE="it"
-    ).content.decode()
-    english = client.get(
-        reverse("integrations:run", args=[customer.pk, synced.pk]), HTTP_ACCEPT_LANGUAGE="en"
     ).content.decode()
 
     for html in (page, admin):
