@@ -102,3 +102,35 @@ def test_an_italian_browser_gets_the_management_page_in_italian_and_can_switch(
     page.get_by_role("button", name="Italiano").click()
     page.wait_for_url(f"**{manage}")
     assert page.get_by_role("heading", name="Esecuzioni recenti").is_visible()
+
+
+def test_an_italian_browser_reads_a_runs_warnings_in_italian(connected_contoso, live_server, italian_page):
+    """A worker stores warnings as message ids with their values: counts and a record's note
+    read in Italian (saved as test-artifacts/screenshots/run-warnings-it.png)."""
+    from integrations.reasons import RECORD_NOTE, message
+    from integrations.sync.classify import FALLBACK_WARNING, UNCLASSIFIED_WARNING
+    from integrations.values import clean_text
+
+    run = SyncRun.objects.filter(customer=connected_contoso).latest("created_at")
+    run.warnings = [
+        FALLBACK_WARNING,
+        message(UNCLASSIFIED_WARNING, count=2),
+        message(
+            RECORD_NOTE,
+            user="3f2a0c7e-0000-4000-8000-000000000042",
+            note=clean_text("job_title", "x" * 200)[1],
+        ),
+    ]
+    run.save(update_fields=["warnings"])
+    page = italian_page
+    path = reverse("integrations:run", args=[connected_contoso.pk, run.pk])
+
+    log_in(page, live_server, "contoso-admin", "admin-pass-123", path=path)
+    page.wait_for_url(f"**{path}")
+
+    assert page.get_by_role("heading", name="Avvisi").is_visible()
+    assert page.get_by_text("MailboxSettings.Read non è concesso").is_visible()
+    assert page.get_by_text("2 account disattivati non sono stati classificati").is_visible()
+    assert page.get_by_text("job_title superava i 128 caratteri ed è stato accorciato").is_visible()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "run-warnings-it.png"), full_page=True)
