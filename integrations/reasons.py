@@ -14,7 +14,8 @@ from typing import Any
 from django.utils.translation import gettext
 
 # A message as runs store it (their warnings): its English id alone, or the id with the
-# values it names, `{"message": msgid, "params": {...}}`; a value may itself be a message.
+# values it names, `{"message": msgid, "params": {...}}`. A value is data (a count, a
+# field's name, an object id), shown as it is, or itself a message, shown translated.
 Message = str | dict[str, Any]
 # A note about one directory record: whose (its object id, or its place in a page) and what.
 RECORD_NOTE = "%(user)s: %(note)s"
@@ -26,11 +27,26 @@ def message(msgid: str, **params: object) -> Message:
     return {"message": msgid, "params": params} if params else msgid
 
 
-def shown(stored: Message) -> str:
-    """A stored message in the active language (text stored before messages had values: as it is)."""
-    if isinstance(stored, dict):
-        return translated(str(stored.get("message") or ""), stored.get("params"))
-    return translated(stored)
+def term(msgid: str) -> dict[str, Any]:
+    """A word used as another message's value that is to be translated too (`message` would
+    store it as plain text, which a value is not: data is shown as it is)."""
+    return {"message": msgid, "params": {}}
+
+
+def shown(stored: object) -> str:
+    """A stored message in the active language. Text stored before messages had values, or
+    anything else a row holds, is shown as it is: never an error, never an empty line."""
+    if isinstance(stored, dict) and isinstance(stored.get("message"), str):
+        params = stored.get("params")
+        values = (
+            {name: shown(value) if isinstance(value, dict) else value for name, value in params.items()}
+            if isinstance(params, dict)
+            else {}
+        )
+        return _formatted(stored["message"], values)
+    if isinstance(stored, str):
+        return gettext(stored) if stored else ""
+    return str(stored)
 
 
 def translated(msgid: str, params: Mapping[str, object] | None = None) -> str:
@@ -41,7 +57,12 @@ def translated(msgid: str, params: Mapping[str, object] | None = None) -> str:
         return ""
     if not params:
         return gettext(msgid)
-    values = {name: _translated_value(value) for name, value in params.items()}
+    return _formatted(msgid, {name: _translated_value(value) for name, value in params.items()})
+
+
+def _formatted(msgid: str, values: Mapping[str, object]) -> str:
+    if not values:
+        return gettext(msgid) if msgid else ""
     for text in (gettext(msgid), msgid):  # a translation that lost a placeholder: the English
         try:
             return text % values
@@ -51,7 +72,5 @@ def translated(msgid: str, params: Mapping[str, object] | None = None) -> str:
 
 
 def _translated_value(value: object) -> object:
-    if isinstance(value, dict):
-        return shown(value)
     # gettext("") would return the catalogue's header.
     return gettext(value) if isinstance(value, str) and value else value

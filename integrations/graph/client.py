@@ -43,7 +43,7 @@ from integrations.graph.http import (
     short_message,
 )
 from integrations.graph.models import SELECT, AccessToken, GraphUser, UserPage
-from integrations.reasons import RECORD_NOTE, Message, message
+from integrations.reasons import RECORD_NOTE, Message, message, term
 
 logger = logging.getLogger(__name__)
 
@@ -368,14 +368,14 @@ class GraphClient:
                 retry_after = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
                 waits.append(retry_after_seconds(str(retry_after)) if retry_after is not None else None)
                 continue
-            code, message = error_detail(sub_body)
+            code, detail = error_detail(sub_body)
             meaning = graph_error_meaning(code)
             if status == 404 or (meaning is not None and meaning.item == "no_mailbox"):
                 purposes[oid] = "none"
             else:
                 # 403 ErrorAccessDenied (an Exchange application access policy) or any other
                 # item error: this one account is unclassified; the others are not affected.
-                logger.info("%s", short_message("GET mailboxSettings/userPurpose", status, code, message))
+                logger.info("%s", short_message("GET mailboxSettings/userPurpose", status, code, detail))
                 purposes[oid] = ""
         if answered != set(pending):
             raise MalformedResponseError("POST /$batch: some sub-requests got no answer.")
@@ -424,8 +424,8 @@ class GraphClient:
             status = response.status_code
             if status < 400:
                 return json_object(response, what)
-            code, message = error_detail(json_or_none(response))
-            text = short_message(what, status, code, message, response.headers.get("request-id"))
+            code, detail = error_detail(json_or_none(response))
+            text = short_message(what, status, code, detail, response.headers.get("request-id"))
             if status == 401 and not refreshed:
                 # Reference: https://learn.microsoft.com/en-us/graph/resolve-auth-errors
                 refreshed = True
@@ -553,7 +553,7 @@ def _parse_user_checked(raw: object) -> GraphUser | Message:
                     gettext_noop("user %(user)s: %(property)s is not %(expected)s"),
                     user=object_id,
                     property=prop,
-                    expected=noun,
+                    expected=term(noun),
                 )
             # A list of licences is stored as "has any".
             values[attribute] = len(value) > 0 if isinstance(value, list) else value

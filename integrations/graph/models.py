@@ -20,8 +20,9 @@ class GraphUser(NamedTuple):
     delta page sends only changed properties, and an absent property must not
     overwrite the mirror (whereas a present `null` clears it). The attributes
     are those of `directory_fields.FIELDS` (a test checks they agree).
-    A named tuple, like `MirrorUser`: one is built per user read, and a frozen
-    dataclass's field-by-field initialisation cost five times as much.
+    A named tuple, like `MirrorUser`: one is built per user read, and the frozen
+    dataclass it was set each field through `object.__setattr__` (0.25 s per
+    100,000 against 0.05 s, docs/performance.md).
     """
 
     object_id: str

@@ -231,7 +231,7 @@ def _fetch(
     (a few times at most): the mirror writes are idempotent.
     """
     delta_link = connection.delta_link or None
-    fetched_before = run.fetched
+    fetched_before, notes_before = run.fetched, len(notes)
     restarts = 0
     try:
         while True:
@@ -246,7 +246,9 @@ def _fetch(
                     )
                 )
                 delta_link = None
-                run.fetched = fetched_before  # a round that expired after some pages: they are read again
+                # A round that expired after some pages: they are read again, counted and noted once.
+                run.fetched = fetched_before
+                del notes[notes_before:]
                 continue
             except PageTokenExpiredError:
                 restarts += 1
@@ -254,6 +256,7 @@ def _fetch(
                     raise
                 logger.info("Sync run %s: a paging token expired; reading the pass again", run.pk)
                 run.fetched = fetched_before
+                del notes[notes_before:]
                 continue
             break
         if restarts:

@@ -233,8 +233,8 @@ def test_a_runs_warnings_with_their_counts_and_record_notes_are_shown_in_the_rea
     ).content.decode()
 
     for html in (page, admin):
-        assert "MailboxSettings.Read non è concesso" in html
-        assert "3 contatti sono stati creati nel portale durante la sincronizzazione" in html
+        assert "L&#x27;autorizzazione MailboxSettings.Read non è concessa" in html
+        assert "Contatti creati nel portale durante la sincronizzazione: 3;" in html
         assert "obj-1: job_title superava i 128 caratteri ed è stato accorciato" in html
         assert "A warning stored as text by an older version" in html
     assert "3 contact(s) were created in the portal during the sync" in english

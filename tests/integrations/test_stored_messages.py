@@ -33,6 +33,24 @@ def test_why_a_graph_record_was_dropped_is_a_message_whose_values_are_translated
         assert shown(reason) == "utente obj-2: accountEnabled non è un valore vero/falso"
 
 
+def test_data_in_a_message_is_shown_as_it_is_whatever_the_language():
+    """A field's name or an object id is data: never looked up in the catalogue (where
+    "department" happens to be a label), so every field's note reads alike."""
+    _, note = clean_text("department", "x" * 200)
+
+    with translation.override("it"):
+        assert shown(message(RECORD_NOTE, user="surname", note=note)) == (
+            "surname: department superava i 64 caratteri ed è stato accorciato"
+        )
+
+
+def test_a_malformed_stored_warning_is_shown_as_text_never_an_error():
+    with translation.override("it"):
+        assert shown({"params": {"count": 1}}) == "{'params': {'count': 1}}"
+        assert shown({"message": "%(count)d left", "params": "not a mapping"}) == "%(count)d left"
+        assert shown(42) == "42"
+
+
 def test_text_stored_before_messages_had_values_is_shown_as_it_is():
     with translation.override("it"):
         assert shown("12 contact(s) were created in the portal during the sync") == (

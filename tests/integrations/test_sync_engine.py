@@ -187,11 +187,11 @@ def test_a_delta_round_that_expires_after_some_pages_counts_only_the_full_pass_r
     mapped, directory, sync, monkeypatch
 ):
     """Graph may answer a delta round's next link with 410 Gone (resync required): the pages
-    read before it are read again by the full pass, and counted once."""
+    read before it are read again by the full pass, and counted and noted once."""
     ids = [add_person(directory, mail=f"u{n}@contoso.com") for n in range(6)]
     sync(mapped)
     for user_id in ids:
-        directory.update(user_id, jobTitle="Changed")
+        directory.update(user_id, jobTitle="T" * 200)  # each is stored shortened, with a note
     directory.page_size = 2
     read_pages = directory.iter_user_delta
 
@@ -209,6 +209,7 @@ def test_a_delta_round_that_expires_after_some_pages_counts_only_the_full_pass_r
 
     assert run.status == SyncRun.Status.SUCCEEDED and run.full_pass
     assert (run.fetched, run.updated) == (6, 6)
+    assert sum("longer than 128" in warning for warning in run.warning_texts) == 6
 
 
 def test_dry_run_writes_no_contact_and_loses_no_change_for_the_next_run(mapped, directory, sync):
