@@ -75,7 +75,8 @@ def run_held(run: SyncRun) -> None:
         "customer_id": run.customer_id,
         "tenant": run.tenant_id,
         "health": Health.HEALTHY,
-        "reason": run.error,
+        "reason": run.error,  # a message id and its values: put in the reader's language by `deliver`
+        "reason_params": run.error_params,
         "fix": gettext("Review the held changes on the run page, then approve or reject them."),
         "run_id": run.pk,
     }

@@ -43,7 +43,7 @@ def format_run(run) -> str:
         lines.append(f"  skipped {count}: {reason.replace('_', ' ')}")
     lines.extend(f"  warning: {warning}" for warning in run.warning_texts)
     if run.error:
-        lines.append(f"  error: {run.error}")
+        lines.append(f"  error: {run.error_text}")
     return "\n".join(lines)
 
 

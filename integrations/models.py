@@ -358,6 +358,7 @@ class SyncRun(models.Model):
         "finished_at",
         "phase",
         "error",
+        "error_params",
         "error_kind",
         "warnings",
         "preview",
@@ -425,8 +426,10 @@ class SyncRun(models.Model):
 
     # Messages (`reasons.message`): English ids and the values they name, shown by `warning_texts`.
     warnings = models.JSONField(_("warnings"), default=list, blank=True)
-    # Readable and sanitized: never a token, never a stack trace.
+    # Readable and sanitized: never a token, never a stack trace. The portal's own words are
+    # a message id, with the values it names in `error_params` (shown by `error_text`).
     error = models.TextField(_("error"), blank=True)
+    error_params = models.JSONField(_("error values"), default=dict, blank=True)
     error_kind = models.CharField(_("error kind"), max_length=30, blank=True)
     # For dry runs: a sample of the planned changes (the preview).
     preview = models.JSONField(_("preview"), default=dict, blank=True)
@@ -467,6 +470,11 @@ class SyncRun(models.Model):
     @property
     def is_awaiting_decision(self) -> bool:
         return self.status == self.Status.HELD and not self.decision
+
+    @property
+    def error_text(self) -> str:
+        """The run's error in the active language (Microsoft's own messages stay as they came)."""
+        return translated(self.error, self.error_params)
 
     @property
     def warning_texts(self) -> list[str]:
@@ -562,9 +570,10 @@ class SyncRun(models.Model):
         self.refresh_from_db()
         return bool(skipped)
 
-    def hold(self, preview: dict, reason: str) -> bool:
-        """running → held: the brake stopped the run before it wrote anything."""
-        self.preview, self.error = preview, reason
+    def hold(self, preview: dict, reason: str, params: dict | None = None) -> bool:
+        """running → held: the brake stopped the run before it wrote anything. `reason` is a
+        message id (`gettext_noop`), put together with `params` in each reader's language."""
+        self.preview, self.error, self.error_params = preview, reason, params or {}
         self.status, self.finished_at, self.phase = self.Status.HELD, timezone.now(), ""
         values = {name: getattr(self, name) for name in self.RESULT_FIELDS}
         held = SyncRun.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(**values)

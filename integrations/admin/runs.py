@@ -72,7 +72,7 @@ class SyncRunAdmin(IntegrationAdmin):
                 ]
             },
         ),
-        (_("Problems"), {"fields": ["error_kind", "error", "warning_list"]}),
+        (_("Problems"), {"fields": ["error_kind", "error_shown", "warning_list"]}),
         (_("Dry-run preview"), {"fields": ["preview_json"], "classes": ["collapse"]}),
     ]
     readonly_fields = [
@@ -81,6 +81,7 @@ class SyncRunAdmin(IntegrationAdmin):
         "progress",
         "skip_reasons",
         "field_changes",
+        "error_shown",
         "warning_list",
         "preview_json",
     ]
@@ -134,6 +135,10 @@ class SyncRunAdmin(IntegrationAdmin):
             "count": count
         }
         return format_html('<a href="{}">{}</a>', changes_url(run__id__exact=run.pk), label)
+
+    @admin.display(description=_("Error"))
+    def error_shown(self, run: SyncRun) -> str:
+        return run.error_text or "–"
 
     @admin.display(description=_("Warnings"))
     def warning_list(self, run: SyncRun):

@@ -83,7 +83,7 @@ def _held_items(runs: Sequence[SyncRun]) -> list[Item]:
         (
             run,
             None if run.is_awaiting_decision else gettext("not waiting for a decision"),
-            run.error,
+            run.error_text,
         )
         for run in runs
     ]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.utils.translation import gettext
+from django.utils.translation import gettext_noop
 
 from integrations import alerts
 from integrations.models import AzureConnection, SyncRun
@@ -65,12 +65,20 @@ def judge(connection: AzureConnection, plan: SyncPlan) -> Verdict:
     )
 
 
-def hold_reason(verdict: Verdict) -> str:
-    return gettext(
-        "Held by the mass-change brake: this run would overwrite fields of %(affected)d of %(synced)d "
-        "synced contacts (%(share).0f%%; the limit is %(percent)d%% and at least %(minimum)d contacts). "
-        "Nothing was written. An administrator can approve or reject it."
-    ) % {
+HOLD_REASON = gettext_noop(
+    "Held by the mass-change brake: this run would overwrite fields of %(affected)d of %(synced)d "
+    "synced contacts (%(share).0f%%; the limit is %(percent)d%% and at least %(minimum)d contacts). "
+    "Nothing was written. An administrator can approve or reject it."
+)
+PLAN_CHANGED_REASON = gettext_noop(
+    "Not applied: the plan changed since it was approved (%(then)d contacts to update then, "
+    "%(now)d now). Review the new plan and approve or reject it again."
+)
+
+
+def hold_reason(verdict: Verdict) -> tuple[str, dict[str, Any]]:
+    """Why the brake held a run: the message id and its values (shown in each reader's language)."""
+    return HOLD_REASON, {
         "affected": verdict.affected,
         "synced": verdict.synced,
         "share": verdict.share,
@@ -99,11 +107,8 @@ def stop_before_apply(connection: AzureConnection, run: SyncRun, plan: SyncPlan)
         held = SyncRun.objects.filter(pk=run.approves_id).values_list("preview", flat=True).first() or {}
         if not differs_a_lot(held, plan):
             return False
-        reason = gettext(
-            "Not applied: the plan changed since it was approved (%(then)d contacts to update then, "
-            "%(now)d now). Review the new plan and approve or reject it again."
-        ) % {"then": int(held.get("update", 0)), "now": plan.updated}
-        if run.hold(summarize_plan(plan), reason):
+        changed = {"then": int(held.get("update", 0)), "now": plan.updated}
+        if run.hold(summarize_plan(plan), PLAN_CHANGED_REASON, changed):
             alerts.run_held(run)
         return True
     if not applies_to(run):
@@ -112,6 +117,6 @@ def stop_before_apply(connection: AzureConnection, run: SyncRun, plan: SyncPlan)
     if not verdict.hold:
         return False
     # True even if the run stopped running meanwhile (reaped): it must write nothing either way.
-    if run.hold(summarize_plan(plan), hold_reason(verdict)):
+    if run.hold(summarize_plan(plan), *hold_reason(verdict)):
         alerts.run_held(run)
     return True

@@ -81,7 +81,7 @@ def run_progress_data(run: SyncRun) -> dict:
             "compared": run.created + run.updated + run.unchanged + run.skipped,
         },
         # Stored in English; shown in the reader's language when the catalogue has it.
-        "error": _(run.error) if run.error else "",
+        "error": run.error_text,
     }
 
 

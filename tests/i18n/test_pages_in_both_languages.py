@@ -241,6 +241,34 @@ def test_a_runs_warnings_with_their_counts_and_record_notes_are_shown_in_the_rea
     assert "obj-1: job_title was longer than 128 characters and was shortened" in english
 
 
+def test_a_held_runs_reason_is_shown_in_the_readers_language_with_its_counts(
+    client, customer_admin, customer, synced, admin_client
+):
+    """The brake stores why it held a run as a message id and its values: the run page, the
+    integration page's banner and the admin put it together in their reader's language."""
+    from integrations.policies.brake import HOLD_REASON
+
+    synced.status = "held"
+    synced.error = HOLD_REASON
+    synced.error_params = {"affected": 60, "synced": 200, "share": 30.0, "percent": 20, "minimum": 50}
+    synced.preview = {"update": 60, "create": 0}
+    synced.save()
+    client.force_login(customer_admin)
+
+    page, english = run_page(client, synced, "it"), run_page(client, synced, "en")
+    banner = client.get(
+        reverse("integrations:manage", args=[customer.pk]), HTTP_ACCEPT_LANGUAGE="it"
+    ).content.decode()
+    admin = admin_client.get(
+        reverse("admin:integrations_syncrun_change", args=[synced.pk]), HTTP_ACCEPT_LANGUAGE="it"
+    ).content.decode()
+
+    for html in (page, banner, admin):
+        assert "sovrascriverebbe campi di 60 contatti sincronizzati su 200 (30%" in html
+        assert "%(affected)d" not in html
+    assert "would overwrite fields of 60 of 200 synced contacts (30%" in english
+
+
 def test_the_language_switch_never_echoes_the_query_string(client, customer_admin, customer, site):
     """The Microsoft callback's URL carries a one-time code: the switch's `next` keeps only the path."""
     client.force_login(customer_admin)

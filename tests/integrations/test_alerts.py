@@ -184,4 +184,5 @@ def test_a_held_run_tells_the_admins_and_ops_once_with_a_link_to_the_run(
     to_admins, to_ops = mail.outbox
     assert "held for approval" in to_admins.subject
     assert f"/runs/{held.pk}/" in to_admins.body and "/admin/integrations/" in to_ops.body
+    assert "80 of 200 synced contacts" in to_admins.body  # the reason, put together with its values
     assert to_admins.to == ["alice@contoso.com", "anna@contoso.com"]

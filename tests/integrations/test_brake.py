@@ -49,7 +49,7 @@ def test_a_bulk_title_change_of_30_percent_ends_held_and_writes_nothing(mapped, 
     assert FieldChange.objects.count() == audit_before
     assert run.preview["update"] == 60
     assert run.preview["sample_changes"][0]["new"] == "Bulk HR title"
-    assert "60 of 200" in run.error
+    assert "60 of 200" in run.error_text
     mapped.refresh_from_db()
     assert mapped.last_sync_at is not None  # from the import; a held run is no success
     assert mapped.delta_link == f"delta:{directory.version}"  # the changes were read
@@ -88,7 +88,7 @@ def test_approve_says_so_instead_of_applying_when_the_plan_grew_a_lot(mapped, di
 
     assert approval.status == SyncRun.Status.HELD
     assert approval.is_awaiting_decision
-    assert "60 contacts to update then, 100 now" in approval.error
+    assert "60 contacts to update then, 100 now" in approval.error_text
     assert titles() == before
     assert approve_and_apply(approval, directory).status == SyncRun.Status.SUCCEEDED
 

@@ -119,7 +119,7 @@ def test_the_brake_counts_deactivations(mapped, directory, sync, settings):
     run = run_sync(mapped, trigger=SyncRun.Trigger.MANUAL, client_factory=directory)
 
     assert run.status == SyncRun.Status.HELD
-    assert "3 of 5" in run.error
+    assert "3 of 5" in run.error_text
     assert Contact.objects.filter(is_active=False).count() == 0
 
 

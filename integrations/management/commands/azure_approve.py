@@ -29,6 +29,6 @@ class Command(BaseCommand):
         self.stdout.write(f"Run #{held.pk} approved; applied by run #{approval.pk}.")
         self.stdout.write(format_run(approval))
         if approval.status == SyncRun.Status.HELD:
-            raise CommandError(f"Run #{approval.pk} was held again: {approval.error}")
+            raise CommandError(f"Run #{approval.pk} was held again: {approval.error_text}")
         if approval.status != SyncRun.Status.SUCCEEDED:
             raise CommandError(f"Run #{approval.pk} {approval.get_status_display().lower()}.")

@@ -48,7 +48,9 @@ class Command(BaseCommand):
             self.stdout.write("Reading the directory first…")
             run = run_sync(connection, trigger=SyncRun.Trigger.COMMAND, dry_run=True)
             if run.status != SyncRun.Status.SUCCEEDED:
-                raise CommandError(f"Could not read the directory: {run.error or run.get_status_display()}")
+                raise CommandError(
+                    f"Could not read the directory: {run.error_text or run.get_status_display()}"
+                )
         values = mapping_selectors.attribute_values(connection=connection)
         self.stdout.write(f"{connection.get_mapping_attribute_display()} values of {connection.customer}:")
         width = max((len(v.value) for v in values), default=5)

@@ -60,5 +60,5 @@ def _row(run: SyncRun) -> dict:
         "undoes": run.undoes_id,
         "approves": run.approves_id,
         **{name: getattr(run, name) for name in COUNTS},
-        "error": run.error,
+        "error": run.error_text,
     }
