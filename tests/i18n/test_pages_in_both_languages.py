@@ -176,6 +176,13 @@ def run_page(client, run, language: str) -> str:
     ).content.decode()
 
 
+def admin_run_page(admin_client, run, language: str) -> str:
+    """The admin's page of `run`, as a staff browser asking for `language` gets it."""
+    return admin_client.get(
+        reverse("admin:integrations_syncrun_change", args=[run.pk]), HTTP_ACCEPT_LANGUAGE=language
+    ).content.decode()
+
+
 def test_a_runs_recorded_error_is_shown_in_the_readers_language(client, customer_admin, customer, synced):
     """The worker records its messages in English; the run page and its JSON translate known ones."""
     synced.error = "The connection was disconnected."
@@ -228,9 +235,7 @@ def test_a_runs_warnings_with_their_counts_and_record_notes_are_shown_in_the_rea
     client.force_login(customer_admin)
 
     page, english = run_page(client, synced, "it"), run_page(client, synced, "en")
-    admin = admin_client.get(
-        reverse("admin:integrations_syncrun_change", args=[synced.pk]), HTTP_ACCEPT_LANGUAGE="it"
-    ).content.decode()
+    admin = admin_run_page(admin_client, synced, "it")
 
     for html in (page, admin):
         assert "L&#x27;autorizzazione MailboxSettings.Read non è concessa" in html
@@ -259,9 +264,7 @@ def test_a_held_runs_reason_is_shown_in_the_readers_language_with_its_counts(
     banner = client.get(
         reverse("integrations:manage", args=[customer.pk]), HTTP_ACCEPT_LANGUAGE="it"
     ).content.decode()
-    admin = admin_client.get(
-        reverse("admin:integrations_syncrun_change", args=[synced.pk]), HTTP_ACCEPT_LANGUAGE="it"
-    ).content.decode()
+    admin = admin_run_page(admin_client, synced, "it")
 
     for html in (page, banner, admin):
         assert "sovrascriverebbe campi di 60 contatti sincronizzati su 200 (30%" in html
