@@ -10,10 +10,10 @@ import pytest
 import responses
 
 from integrations.graph.client import GraphClient
-from integrations.graph.errors import MalformedResponseError, MicrosoftError
+from integrations.graph.errors import DeltaExpiredError, MalformedResponseError, MicrosoftError
 from integrations.graph.models import SELECT, USER_PROPERTIES
 from integrations.reasons import shown
-from tests.integrations.graph_helpers import GRAPH, TENANT, TokenRecorder, graph_user
+from tests.integrations.graph_helpers import GRAPH, TENANT, TokenRecorder, graph_error, graph_user
 
 # A delta round starts from a stored delta link; the baseline and /users start a full pass.
 FIRST_DELTA = f"{GRAPH}/users/delta?$deltatoken=round-1-a1b2c3"
@@ -131,6 +131,22 @@ def test_an_error_on_the_page_requested_ahead_is_raised_at_that_page(rsps, clien
     assert next(pages).users[0].display_name == "User 1"
     with pytest.raises(MicrosoftError, match="BadRequest"):
         next(pages)
+
+
+def test_a_delta_rounds_next_link_answering_410_resync_required_is_delta_expired_at_that_page(rsps, client):
+    """Microsoft may answer any request of a delta round, a next link included, with 410 Gone
+    (resync required): the round is over and the runner reads the whole directory instead.
+    Reference: https://learn.microsoft.com/en-us/graph/delta-query-overview"""
+    rsps.get(FIRST_DELTA, json=page([graph_user(1)], next_link=NEXT_1))
+    rsps.get(NEXT_1, status=410, json=graph_error("resyncRequired", "Resync required."))
+
+    pages = client.iter_user_delta(FIRST_DELTA)
+
+    assert next(pages).users[0].display_name == "User 1"
+    with pytest.raises(DeltaExpiredError) as caught:
+        next(pages)
+    assert caught.value.status == 410
+    assert "skiptoken" not in str(caught.value)
 
 
 def test_a_reader_that_stops_early_does_not_wait_for_the_request_ahead(client):
