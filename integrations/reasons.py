@@ -44,24 +44,18 @@ def shown(stored: object) -> str:
             else {}
         )
         return _formatted(stored["message"], values)
-    if isinstance(stored, str):
-        return gettext(stored) if stored else ""
-    return str(stored)
+    return translated(stored) if isinstance(stored, str) else str(stored)
 
 
 def translated(msgid: str, params: Mapping[str, object] | None = None) -> str:
     """`msgid` in the active language with `params` put in; a value that is itself a
     stored message (a run's error) is translated too. Text that is no message id
     (a redacted Microsoft message) comes back as it is."""
-    if not msgid:
-        return ""
-    if not params:
-        return gettext(msgid)
-    return _formatted(msgid, {name: _translated_value(value) for name, value in params.items()})
+    return _formatted(msgid, {name: _translated_value(value) for name, value in (params or {}).items()})
 
 
 def _formatted(msgid: str, values: Mapping[str, object]) -> str:
-    if not values:
+    if not msgid or not values:
         return gettext(msgid) if msgid else ""
     for text in (gettext(msgid), msgid):  # a translation that lost a placeholder: the English
         try:

@@ -233,6 +233,12 @@ def _fetch(
     delta_link = connection.delta_link or None
     fetched_before, notes_before = run.fetched, len(notes)
     restarts = 0
+
+    def forget_the_pass() -> None:
+        """The pass read so far is read again: its users counted and noted once."""
+        run.fetched = fetched_before
+        del notes[notes_before:]
+
     try:
         while True:
             try:
@@ -246,17 +252,14 @@ def _fetch(
                     )
                 )
                 delta_link = None
-                # A round that expired after some pages: they are read again, counted and noted once.
-                run.fetched = fetched_before
-                del notes[notes_before:]
+                forget_the_pass()  # a round may expire after some of its pages
                 continue
             except PageTokenExpiredError:
                 restarts += 1
                 if restarts > MAX_PASS_RESTARTS:
                     raise
                 logger.info("Sync run %s: a paging token expired; reading the pass again", run.pk)
-                run.fetched = fetched_before
-                del notes[notes_before:]
+                forget_the_pass()
                 continue
             break
         if restarts:
