@@ -20,7 +20,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import lazy
-from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from integrations.models import AzureConnection, Health, HealthAlertState, SyncRun
 from integrations.reasons import translated
@@ -77,7 +77,7 @@ def run_held(run: SyncRun) -> None:
         "health": Health.HEALTHY,
         "reason": run.error,  # a message id and its values: put in the reader's language by `deliver`
         "reason_params": run.error_params,
-        "fix": gettext("Review the held changes on the run page, then approve or reject them."),
+        "fix": gettext_noop("Review the held changes on the run page, then approve or reject them."),
         "run_id": run.pk,
     }
     transaction.on_commit(lambda: _enqueue(payload))
@@ -85,16 +85,18 @@ def run_held(run: SyncRun) -> None:
 
 def _payload(connection: AzureConnection, event: str) -> dict:
     """Everything the e-mails need, copied now: the connection may be gone when they are sent."""
-    from integrations.health_selectors import ConnectionHealth, attention_fix
+    from integrations.health_selectors import ConnectionHealth, attention_fix_message
 
     last_failed = connection.runs.filter(status="failed").order_by("-created_at", "-id").first()
     row = ConnectionHealth(
         connection=connection, last_error_kind=last_failed.error_kind if last_failed else ""
     )
     if connection.health == Health.NEEDS_ATTENTION:
-        fix = attention_fix(row)
+        fix = attention_fix_message(row)
     else:
-        fix = gettext("Read the failed runs on the integration page, fix the cause, then click Sync now.")
+        fix = gettext_noop(
+            "Read the failed runs on the integration page, fix the cause, then click Sync now."
+        )
     return {
         "event": event,
         "customer_id": connection.customer_id,
@@ -102,7 +104,7 @@ def _payload(connection: AzureConnection, event: str) -> dict:
         "health": connection.health,
         "reason": connection.health_reason,  # a message id: put in the reader's language by `deliver`
         "reason_params": connection.health_reason_params,
-        "fix": fix,
+        "fix": fix,  # a message id too, like the reason
     }
 
 
@@ -135,10 +137,12 @@ def deliver(payload: dict, audience: str, attempt: int = 1) -> int:
         "customer": customer,
         "tenant": payload["tenant"],
         "recovered": payload["event"] == "recovered",
-        "state_label": gettext("a run is held for approval") if held else Health(payload["health"]).label,
         # Put together when the e-mail is rendered, in the e-mail's language.
+        "state_label": gettext_lazy("a run is held for approval")
+        if held
+        else Health(payload["health"]).label,
         "reason": lazy(translated, str)(payload["reason"], payload.get("reason_params")),
-        "fix": payload["fix"],
+        "fix": lazy(translated, str)(payload["fix"]),
         "link": absolute_url(_link(payload, audience, customer.pk)),
     }
     try:

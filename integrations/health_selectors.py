@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from integrations.health import sync_interval
 from integrations.models import AzureConnection, Health, PauseReason, SyncRun
@@ -62,13 +62,18 @@ def is_stale(row: ConnectionHealth, now: datetime) -> bool:
 
 
 def attention_fix(row: ConnectionHealth) -> str:
+    return _(attention_fix_message(row))
+
+
+def attention_fix_message(row: ConnectionHealth) -> str:
+    """`attention_fix` as its message id: an alert e-mail puts it in its own language when sent."""
     if row.last_error_kind == "app_credentials":
-        return _(
+        return gettext_noop(
             "Renew the portal's app credential (AZURE_CLIENT_SECRET or certificate), then click Sync now."
         )
     if row.last_error_kind == "tenant_not_found":
-        return _("Disconnect, then connect the customer's right tenant with Import from Azure AD.")
-    return _(
+        return gettext_noop("Disconnect, then connect the customer's right tenant with Import from Azure AD.")
+    return gettext_noop(
         "Consent was revoked: ask the customer's Global Administrator to reconnect with Import from Azure AD "
         "(the mapping is kept), then syncs resume."
     )

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from integrations import alerts
-from integrations.graph.errors import TransientError
+from integrations.graph.errors import ConsentRequiredError, TransientError
 from integrations.models import AzureConnection, Health
 from integrations.reasons import translated
 from integrations.sync.runner import run_sync
@@ -154,3 +154,51 @@ def test_alert_e_mails_are_plain_text_names_are_not_html_escaped(connection, adm
     message = mail.outbox[0]
     assert "O'Brien & Sons" in message.subject and "O'Brien & Sons" in message.body
     assert "&#x27;" not in message.subject + message.body and "&amp;" not in message.body
+
+
+def test_the_alerts_fix_is_in_the_e_mails_language_not_in_the_language_it_was_queued_in(
+    connection, admin_with_email, settings, django_capture_on_commit_callbacks
+):
+    # A run that ends in a request of an Italian reader queues the alert in Italian;
+    # the e-mail is rendered in the portal's language, its fix line too.
+    consent_revoked = failing(
+        ConsentRequiredError("AADSTS7000229: consent revoked", code="AADSTS7000229", status=401)
+    )
+    with translation.override("it"), django_capture_on_commit_callbacks(execute=True):
+        run_sync(connection, trigger="manual", client_factory=consent_revoked)
+
+    settings.LANGUAGE_CODE = "en"
+    queued_alerts()
+    english = mail.outbox[0].body
+    assert "reconnect with Import from Azure AD" in english
+    assert "Importa da Azure AD" not in english
+
+    connection.refresh_from_db()
+    settings.LANGUAGE_CODE = "it"
+    payload = alerts._payload(connection, "alert")
+    alerts.deliver(payload, "admins")
+    assert "di ricollegarsi con Importa da Azure AD" in mail.outbox[-1].body
+
+
+def test_a_held_runs_alert_is_wholly_in_the_e_mails_language_when_queued_in_another(
+    mapped, directory, admin_with_email, settings, django_capture_on_commit_callbacks
+):
+    from integrations.models import SyncRun
+    from tests.integrations.safety_helpers import populate, sync_run
+
+    ids = populate(directory, 200)
+    with django_capture_on_commit_callbacks(execute=True):
+        sync_run(mapped, directory, trigger=SyncRun.Trigger.INITIAL)
+    queued_alerts()
+    for user_id in ids[:80]:
+        directory.update(user_id, jobTitle="Bulk HR title")
+    with translation.override("it"), django_capture_on_commit_callbacks(execute=True):
+        assert sync_run(mapped, directory).status == SyncRun.Status.HELD
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("it"):  # the worker's language, whatever it is, is not the e-mail's
+        queued_alerts()
+    body = mail.outbox[0].body
+    assert "Review the held changes on the run page" in body
+    assert "a run is held for approval" in body
+    assert "80 of 200 synced contacts" in body
