@@ -211,6 +211,23 @@ def _looks_like_email(email: str) -> bool:
     return email.isprintable()
 
 
+def _contacts_by_email(contacts: Iterable[ContactState]) -> dict[str, ContactState]:
+    """Email key → the contact a user with that email matches.
+
+    Two contacts can share a key (one email typed with composed accents, one
+    with decomposed: NFC and NFD). The oldest is matched, whatever order the
+    database returns them in: otherwise consecutive runs could update one,
+    then the other, each overwriting what the last run wrote.
+    """
+    by_email: dict[str, ContactState] = {}
+    for contact in contacts:
+        key = email_key(contact.email)
+        held = by_email.setdefault(key, contact)
+        if contact.id < held.id:
+            by_email[key] = contact
+    return by_email
+
+
 def _winner_rank(user: MirrorUser) -> tuple[int, str]:
     """Lower wins: enabled members first, then the lowest object id (stable between runs)."""
     enabled_member = user.account_enabled is not False and user.user_type.lower() != "guest"
@@ -296,7 +313,7 @@ def _build_plan(
     default_policy = policy.is_default
     if not default_policy:
         contacts = list(contacts)
-    contacts_by_email = {email_key(contact.email): contact for contact in contacts}
+    contacts_by_email = _contacts_by_email(contacts)
     matches = (
         _match_by_object(candidates, contacts, contacts_by_email, skips)
         if policy.identity == BY_OBJECT

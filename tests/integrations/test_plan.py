@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from integrations.directory_fields import ContactState, MirrorUser
 from integrations.sync.plan import build_plan, is_mailbox, user_email
 
@@ -75,6 +77,21 @@ def test_duplicate_email_winner_is_independent_of_input_order():
         result = plan(users)
         assert [cr.job_title for cr in result.creates] == ["three"]
         assert result.skips == {"duplicate_email": 2}
+
+
+def test_contacts_sharing_an_email_key_match_the_oldest_whatever_order_they_are_read_in():
+    # Composed and decomposed accents spell one email (R6): only one contact may follow the user,
+    # and the same one every run, or runs would overwrite each other's writes.
+    composed = unicodedata.normalize("NFC", "josé@contoso.com")
+    decomposed = unicodedata.normalize("NFD", "josé@contoso.com")
+    oldest = ContactState(id=4, email=decomposed, first_name="U", job_title="Old", site_id=1)
+    newer = ContactState(id=9, email=composed, first_name="U", job_title="Old", site_id=1)
+
+    for contacts in ([oldest, newer], [newer, oldest]):
+        result = plan([user(1, mail=composed, job_title="New")], contacts)
+
+        assert [u.contact_id for u in result.updates] == [4]
+        assert result.creates == []
 
 
 def test_invalid_emails_are_skipped_not_imported():
