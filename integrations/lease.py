@@ -32,6 +32,7 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from integrations.models import AzureConnection
 
@@ -90,7 +91,8 @@ class Lease:
         commit, so the check and the writes it guards are atomic.
         """
         if not self.extend(**values):
-            raise LeaseLost("The connection was disconnected or another sync took over.")
+            # A message id: a run stopped by it shows it in its reader's language.
+            raise LeaseLost(gettext_noop("The connection was disconnected or another sync took over."))
 
     def extend(self, **values: Any) -> bool:
         """Push the expiry back (writing `values`) if the lease is still ours; False when it is not."""

@@ -519,8 +519,9 @@ class SyncRun(models.Model):
         self.error_kind, self.error = kind, message
         self._end(self.Status.FAILED)
 
-    def cancel(self, reason: str) -> None:
-        self.error = reason
+    def cancel(self, reason: str, params: dict | None = None) -> None:
+        """`reason`: a message id (`gettext_noop`), put together with `params` when shown."""
+        self.error, self.error_params = reason, params or {}
         self._end(self.Status.CANCELLED)
 
     def skip(self, reason: str) -> None:

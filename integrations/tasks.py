@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from django.utils.translation import gettext_noop
+
 from integrations.models import SyncRun
 from integrations.services import undo
 from integrations.services.scheduling import due_syncs_dispatch
@@ -19,7 +21,7 @@ def execute_run(run_id: int) -> str:
         return f"run {run_id}: nothing to do"
     connection = run.connection
     if connection is None:
-        run.cancel("Cancelled: the connection was disconnected.")
+        run.cancel(gettext_noop("Cancelled: the connection was disconnected."))
         return f"run {run_id}: cancelled"
     if run.trigger == SyncRun.Trigger.UNDO:
         run = undo.execute_undo(run)

@@ -24,10 +24,11 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from integrations.lease import Lease, LeaseLost
 from integrations.models import AzureConnection, FieldChange, PauseReason, SyncRun
+from integrations.reasons import Message, message
 from integrations.sync.plan import ACTIVE_FIELD, EMAIL_FIELD, SITE_FIELD, SYNCED_FIELDS
 from portal.customers.models import Contact, Site
 
@@ -59,7 +60,7 @@ class Conflict:
     email: str
     field: str
     written: str
-    reason: str
+    reason: Message  # shown in the reader's language (`reasons.shown`): an executed undo stores it
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class Removal:
 @dataclass(frozen=True)
 class Kept:
     email: str
-    why: str
+    why: Message
 
 
 @dataclass(frozen=True)
@@ -193,36 +194,38 @@ def _decide(run: SyncRun, batch: Sequence[FieldChange], contacts: dict[int, Cont
         contact = contacts.get(change.contact_id) if change.contact_id else None
         if change.field == FieldChange.CREATED:
             if contact is None:
-                plan.kept.append(Kept(change.contact_email, gettext("already deleted")))
+                plan.kept.append(Kept(change.contact_email, gettext_noop("already deleted")))
             elif contact.pk in touched_later or contact.updated_at > change.changed_at:
-                plan.kept.append(Kept(contact.email, gettext("changed since it was created")))
+                plan.kept.append(Kept(contact.email, gettext_noop("changed since it was created")))
             else:
                 plan.removals.append(Removal(contact.pk, contact.email))
         elif change.field == FieldChange.DELETED:
             if change.contact_email.lower() in existing_emails:
                 plan.kept.append(
-                    Kept(change.contact_email, gettext("a contact with this email exists again"))
+                    Kept(change.contact_email, gettext_noop("a contact with this email exists again"))
                 )
             else:
                 plan.recreates.append(Recreate(change.contact_email, json.loads(change.old_value or "{}")))
         elif change.field in SYNCED_FIELDS or change.field in (SITE_FIELD, *POLICY_FIELDS):
             if contact is None:
-                reason = gettext("the contact was deleted since")
+                reason: Message = gettext_noop("the contact was deleted since")
                 plan.conflicts.append(Conflict(change.contact_email, change.field, change.new_value, reason))
                 continue
             current = _current(contact, change.field)
             if current == change.old_value and current != change.new_value:
                 plan.already += 1  # back to the old value already (by hand, or an interrupted undo)
             elif current != change.new_value:
-                reason = gettext("changed since to “%(value)s”") % {"value": current}
+                reason = message(gettext_noop("changed since to “%(value)s”"), value=current)
                 plan.conflicts.append(Conflict(contact.email, change.field, change.new_value, reason))
             elif change.field == EMAIL_FIELD and _email_taken(contact, change.old_value):
-                reason = gettext("another contact has the email “%(email)s” now") % {
-                    "email": change.old_value
-                }
+                reason = message(
+                    gettext_noop("another contact has the email “%(email)s” now"), email=change.old_value
+                )
                 plan.conflicts.append(Conflict(contact.email, change.field, change.new_value, reason))
             elif change.field == SITE_FIELD and change.old_value and change.old_value not in site_names:
-                reason = gettext("the former site “%(site)s” no longer exists") % {"site": change.old_value}
+                reason = message(
+                    gettext_noop("the former site “%(site)s” no longer exists"), site=change.old_value
+                )
                 plan.conflicts.append(Conflict(contact.email, change.field, change.new_value, reason))
             else:
                 plan.reverts.append(
@@ -310,12 +313,12 @@ def undo_start(*, run: SyncRun, requested_by: User | None, hand_to_worker: bool 
 def execute_undo(undo: SyncRun) -> SyncRun:
     """Execute a queued undo run (the worker's task, or `azure_undo` in-process)."""
     if undo.connection_id is None:
-        undo.cancel(gettext("Cancelled: the connection was disconnected."))
+        undo.cancel(gettext_noop("Cancelled: the connection was disconnected."))
         return undo
     lease = Lease.acquire(undo.connection_id, run_id=undo.pk)
     if lease is None:
         undo.skip_if_queued(
-            gettext("A sync of this connection was running; the undo did nothing. Start it again.")
+            gettext_noop("A sync of this connection was running; the undo did nothing. Start it again.")
         )
         return undo
     try:
@@ -323,12 +326,12 @@ def execute_undo(undo: SyncRun) -> SyncRun:
             return undo
         plan = _apply(undo, lease)
     except LeaseLost as exc:
-        undo.cancel(gettext("Stopped: %(reason)s") % {"reason": exc})
+        undo.cancel(gettext_noop("Stopped: %(reason)s"), {"reason": str(exc)})
     except Exception:
         logger.exception("Undo run %s failed unexpectedly", undo.pk)
         undo.fail(
             kind="internal",
-            message=gettext("The undo failed because of an internal error; it has been logged."),
+            message=gettext_noop("The undo failed because of an internal error; it has been logged."),
         )
     else:
         undo.preview = plan.summary()

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 from django.utils import translation
 
 from integrations.graph.client import parse_user
+from integrations.lease import Lease
+from integrations.models import SyncRun
 from integrations.reasons import RECORD_NOTE, message, shown
+from integrations.sync.runner import run_sync
 from integrations.values import clean_text
+from tests.integrations.test_sync_rules import add_person
 
 
 def test_a_message_without_values_is_stored_as_its_id_alone():
@@ -58,3 +63,20 @@ def test_text_stored_before_messages_had_values_is_shown_as_it_is():
         )
         assert shown({"message": "%(count)d left", "params": {}}) == "%(count)d left"
         assert shown({"message": "%(count)d left", "params": {"other": 1}}) == "%(count)d left"
+
+
+@pytest.mark.django_db
+def test_a_run_stopped_by_a_lost_lease_says_why_in_the_readers_language(mapped, directory, monkeypatch):
+    add_person(directory)
+    monkeypatch.setattr(Lease, "extend", lambda self, **values: False)  # taken over, or disconnected
+
+    with translation.override("en"):
+        run = run_sync(mapped, trigger="manual", client_factory=lambda tenant_id: directory)
+
+    assert run.status == SyncRun.Status.CANCELLED
+    with translation.override("it"):
+        assert run.error_text == (
+            "Interrotto: La connessione è stata scollegata o un'altra sincronizzazione è subentrata."
+        )
+    with translation.override("en"):
+        assert run.error_text == "Stopped: The connection was disconnected or another sync took over."

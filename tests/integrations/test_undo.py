@@ -7,13 +7,16 @@ import json
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 
 from integrations.models import FieldChange, PauseReason, SyncRun
+from integrations.reasons import shown
 from integrations.services import runs
 from integrations.services.scheduling import due_connections
 from integrations.services.undo import UndoNotAllowed, execute_undo, undo_plan, undo_start
 from portal.customers.models import Contact
 from tests.integrations.safety_helpers import sync_run
+from tests.integrations.test_portal_pages import client_for, url
 from tests.integrations.test_sync_rules import add_person
 
 pytestmark = pytest.mark.django_db
@@ -94,7 +97,7 @@ def test_undo_reports_conflicts_for_contacts_edited_since_and_leaves_them(mapped
     assert after["ada@contoso.com"][3] == "Edited by hand"  # the conflict is left alone
     assert after["ada@contoso.com"][4] == before["ada@contoso.com"][4]  # its other field is put back
     assert "dan@contoso.com" in after and "eve@contoso.com" not in after
-    assert result.preview["conflicts"][0]["reason"] == "changed since to “Edited by hand”"
+    assert shown(result.preview["conflicts"][0]["reason"]) == "changed since to “Edited by hand”"
     assert result.preview["kept"] == [{"email": "dan@contoso.com", "why": "changed since it was created"}]
     assert result.skipped == 2
 
@@ -229,3 +232,28 @@ def test_a_run_of_a_disconnected_customer_is_undone_through_its_new_connection(m
     assert state() == before
     again.refresh_from_db()
     assert again.pause_reason == PauseReason.UNDO
+
+
+def test_an_executed_undos_conflicts_and_kept_contacts_read_in_the_readers_language(
+    mapped, synced, customer_admin
+):
+    # The undo runs in a worker (its language is the portal's): what it stores is shown
+    # in the language of whoever reads the run page, with the values it names.
+    run, _ = synced
+    ada = Contact.objects.get(email="ada@contoso.com")
+    ada.job_title = "Edited by hand"
+    ada.save()
+    dan = Contact.objects.get(email="dan@contoso.com")
+    dan.mobile_phone = "+39 555"
+    dan.save()
+    with translation.override("en"):
+        result = undo(run)
+
+    page = client_for(customer_admin).get(
+        url("run", mapped.customer, result.pk), HTTP_ACCEPT_LANGUAGE="it-IT,it;q=0.9"
+    )
+
+    text = page.content.decode()
+    assert "nel frattempo cambiato in “Edited by hand”" in text
+    assert "modificato dopo la creazione" in text
+    assert "changed since" not in text

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from integrations.cli import format_run, resolve_run
 from integrations.models import SyncRun
+from integrations.reasons import shown
 from integrations.services.undo import UndoNotAllowed, execute_undo, undo_start
 
 
@@ -33,12 +34,14 @@ class Command(BaseCommand):
             f"{report.get('recreated', 0)} re-created."
         )
         for conflict in report.get("conflicts", []):
-            self.stdout.write(f"  conflict: {conflict['email']} {conflict['field']}: {conflict['reason']}")
+            self.stdout.write(
+                f"  conflict: {conflict['email']} {conflict['field']}: {shown(conflict['reason'])}"
+            )
         for kept in report.get("kept", []):
-            self.stdout.write(f"  kept: {kept['email']}: {kept['why']}")
+            self.stdout.write(f"  kept: {kept['email']}: {shown(kept['why'])}")
         if undo.connection_id:  # always, unless disconnected meanwhile
             self.stdout.write(
                 "Automatic syncs of this connection are paused: fix the directory or the mapping, then azure_resume."
             )
         if undo.status != SyncRun.Status.SUCCEEDED:
-            raise CommandError(f"The undo {undo.get_status_display().lower()}: {undo.error}")
+            raise CommandError(f"The undo {undo.get_status_display().lower()}: {undo.error_text}")
