@@ -32,6 +32,16 @@ def undo(run: SyncRun, user=None) -> SyncRun:
     return execute_undo(undo_start(run=run, requested_by=user, hand_to_worker=False))
 
 
+def edit_two_contacts_by_hand() -> None:
+    """Ada's title (a field the run overwrote) and Dan's phone (a contact the run created)."""
+    ada = Contact.objects.get(email="ada@contoso.com")
+    ada.job_title = "Edited by hand"
+    ada.save()
+    dan = Contact.objects.get(email="dan@contoso.com")
+    dan.mobile_phone = "+39 555"
+    dan.save()
+
+
 @pytest.fixture
 def synced(mapped, directory):
     """Three people imported, then a run that retitles two, moves one and creates one."""
@@ -81,12 +91,7 @@ def test_undo_is_audited_in_its_own_rows_and_the_audit_survives_deleted_contacts
 
 def test_undo_reports_conflicts_for_contacts_edited_since_and_leaves_them(mapped, synced):
     run, before = synced
-    ada = Contact.objects.get(email="ada@contoso.com")
-    ada.job_title = "Edited by hand"
-    ada.save()
-    dan = Contact.objects.get(email="dan@contoso.com")
-    dan.mobile_phone = "+39 555"
-    dan.save()
+    edit_two_contacts_by_hand()
 
     preview = undo_plan(run)
     result = undo(run)
@@ -240,12 +245,7 @@ def test_an_executed_undos_conflicts_and_kept_contacts_read_in_the_readers_langu
     # The undo runs in a worker (its language is the portal's): what it stores is shown
     # in the language of whoever reads the run page, with the values it names.
     run, _ = synced
-    ada = Contact.objects.get(email="ada@contoso.com")
-    ada.job_title = "Edited by hand"
-    ada.save()
-    dan = Contact.objects.get(email="dan@contoso.com")
-    dan.mobile_phone = "+39 555"
-    dan.save()
+    edit_two_contacts_by_hand()
     with translation.override("en"):
         result = undo(run)
 
