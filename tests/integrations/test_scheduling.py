@@ -206,7 +206,7 @@ def test_disconnect_stops_a_running_run_at_its_next_page(mapped, directory, monk
     run = runner.run_sync(mapped, trigger="manual", client_factory=directory)
 
     assert run.status == "cancelled"
-    assert "disconnected" in run.error
+    assert "disconnected" in run.error_text
     assert not Contact.objects.exists()
     assert not AzureConnection.objects.exists()
 
