@@ -162,8 +162,8 @@ def undo_runs(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset) -> T
         if refusal is None:
             plan = undo_plan(run)
             what = gettext(
-                "%(fields)d fields put back on %(contacts)d contacts, %(deleted)d created contacts deleted, "
-                "%(conflicts)d conflicts and %(kept)d changed contacts left alone"
+                "Fields put back: %(fields)d (contacts: %(contacts)d). Created contacts deleted: %(deleted)d. "
+                "Left alone: conflicts %(conflicts)d, changed contacts %(kept)d."
             ) % {
                 "fields": len(plan.reverts),
                 "contacts": plan.contacts_reverted,

@@ -134,3 +134,32 @@ def test_an_italian_browser_reads_a_runs_warnings_in_italian(connected_contoso, 
     assert page.get_by_text("job_title superava i 128 caratteri ed è stato accorciato").is_visible()
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "run-warnings-it.png"), full_page=True)
+
+
+def test_an_italian_browser_reads_an_undos_conflicts_in_italian(connected_contoso, live_server, italian_page):
+    """An undo executed by an English-speaking worker stores each conflict's reason as a message:
+    the Italian reader gets it in Italian (saved as test-artifacts/screenshots/undo-conflicts-it.png)."""
+    from django.utils import translation
+
+    from integrations.services.undo import execute_undo, undo_start
+
+    run = SyncRun.objects.filter(customer=connected_contoso).latest("created_at")
+    Contact.objects.filter(email="giulia.rossi@contoso.com").update(job_title="Edited by hand")
+    with translation.override("en"):
+        undo = execute_undo(undo_start(run=run, requested_by=None, hand_to_worker=False))
+    assert undo.status == SyncRun.Status.SUCCEEDED and undo.preview["conflict_count"] == 1
+    page = italian_page
+    path = reverse("integrations:run", args=[connected_contoso.pk, undo.pk])
+
+    log_in(page, live_server, "contoso-admin", "admin-pass-123", path=path)
+    page.wait_for_url(f"**{path}")
+
+    report = page.locator("#undo-report")
+    assert (
+        "giulia.rossi@contoso.com — job_title: nel frattempo cambiato in “Edited by hand”"
+        in report.inner_text()
+    )
+    assert "Conflitti lasciati invariati: 1" in report.inner_text()  # reads right for any count
+    assert "changed since" not in page.content()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "undo-conflicts-it.png"), full_page=True)

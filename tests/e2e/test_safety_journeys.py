@@ -88,7 +88,7 @@ def test_a_held_mass_change_is_approved_from_the_management_page_then_undone_fro
     page.click("text=Undo this run…")
     page.wait_for_selector("#undo-summary")
     summary = page.inner_text("#undo-summary")
-    assert f"{approval.fields_changed} fields put back on {approval.updated} contacts" in summary
+    assert f"{approval.fields_changed} fields put back (contacts: {approval.updated})" in summary
     shot(page, "safety-03-undo-confirmation")
     assert not SyncRun.objects.filter(undoes=approval).exists()  # nothing before confirming
     page.click("button:has-text('Yes, undo this run')")

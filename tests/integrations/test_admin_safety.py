@@ -81,7 +81,7 @@ def test_staff_undo_a_run_in_two_steps(mapped, directory, staff_with_permission)
     client = logged_in(staff_with_permission)
 
     page = act(client, RUNS, "undo_runs", [run], confirm=False).content.decode()
-    assert "1 fields put back on 1 contacts" in page
+    assert "Fields put back: 1 (contacts: 1)" in page
     assert Contact.objects.get().job_title == "Head"
 
     act(client, RUNS, "undo_runs", [run], confirm=True)

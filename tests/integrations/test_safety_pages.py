@@ -118,7 +118,7 @@ def test_the_undo_confirmation_lists_what_will_happen_and_writes_nothing(custome
     before = list(Contact.objects.values_list("email", "job_title"))
     page = client_for(customer_admin).get(url("run_undo", customer, finished)).content.decode()
 
-    assert "1 field put back on 1 contact" in page
+    assert "1 field put back (contacts: 1)" in page
     assert "1 contact the run created will be deleted" in page
     assert "new@contoso.com" in page and "Head" in page
     assert list(Contact.objects.values_list("email", "job_title")) == before
