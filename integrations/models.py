@@ -516,7 +516,8 @@ class SyncRun(models.Model):
         self._end(self.Status.SUCCEEDED)
 
     def fail(self, *, kind: str, message: str) -> None:
-        self.error_kind, self.error = kind, message
+        # A run held and then failing keeps no values of the brake's reason.
+        self.error_kind, self.error, self.error_params = kind, message, {}
         self._end(self.Status.FAILED)
 
     def cancel(self, reason: str, params: dict | None = None) -> None:
@@ -525,7 +526,7 @@ class SyncRun(models.Model):
         self._end(self.Status.CANCELLED)
 
     def skip(self, reason: str) -> None:
-        self.error = reason
+        self.error, self.error_params = reason, {}
         self._end(self.Status.SKIPPED)
 
     def claim(self) -> bool:

@@ -80,3 +80,16 @@ def test_a_run_stopped_by_a_lost_lease_says_why_in_the_readers_language(mapped, 
         )
     with translation.override("en"):
         assert run.error_text == "Stopped: The connection was disconnected or another sync took over."
+
+
+@pytest.mark.django_db
+def test_a_held_run_that_then_fails_keeps_none_of_the_brakes_values(mapped):
+    # Its error is the failure's message now: values left from the hold would be put into it.
+    run = SyncRun.queue(mapped, trigger="scheduled")
+    run.start()
+    assert run.hold({"update": 80}, "%(affected)d of %(synced)d", {"affected": 80, "synced": 200})
+
+    run.fail(kind="internal", message="The sync failed because of an internal error; it has been logged.")
+
+    stored = SyncRun.objects.get(pk=run.pk)
+    assert (stored.status, stored.error_params) == (SyncRun.Status.FAILED, {})
