@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from integrations.directory_fields import MAX_LENGTHS, OBJECT_ID_LENGTH
 from integrations.reasons import shown, translated
@@ -353,6 +354,10 @@ class SyncRun(models.Model):
         REJECTED = "rejected", _("Rejected")
 
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+    # Why a run was cancelled, in the portal's words: message ids, shown by `error_text`.
+    DISCONNECTED = gettext_noop("Cancelled: the connection was disconnected.")
+    STOPPED = gettext_noop("Stopped: %(reason)s")
+
     RESULT_FIELDS = (
         "status",
         "finished_at",
@@ -525,9 +530,9 @@ class SyncRun(models.Model):
         self.error, self.error_params = reason, params or {}
         self._end(self.Status.CANCELLED)
 
-    def skip(self, reason: str) -> None:
-        self.error, self.error_params = reason, {}
-        self._end(self.Status.SKIPPED)
+    def stop(self, why: str) -> None:
+        """running → cancelled: the run lost its lease (`why`: the LeaseLost's message id)."""
+        self.cancel(self.STOPPED, {"reason": why})
 
     def claim(self) -> bool:
         """queued → running, only if still queued: of two workers handed the same run, one executes it."""

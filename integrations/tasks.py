@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from django.utils.translation import gettext_noop
-
 from integrations.models import SyncRun
 from integrations.services import undo
 from integrations.services.scheduling import due_syncs_dispatch
@@ -21,7 +19,7 @@ def execute_run(run_id: int) -> str:
         return f"run {run_id}: nothing to do"
     connection = run.connection
     if connection is None:
-        run.cancel(gettext_noop("Cancelled: the connection was disconnected."))
+        run.cancel(SyncRun.DISCONNECTED)
         return f"run {run_id}: cancelled"
     if run.trigger == SyncRun.Trigger.UNDO:
         run = undo.execute_undo(run)

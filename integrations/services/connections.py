@@ -202,7 +202,7 @@ def connection_disconnect(*, connection: AzureConnection, actor: User | None = N
     """
     tenant_id = connection.tenant_id
     with transaction.atomic():
-        SyncRun.cancel_queued(connection, gettext_noop("Cancelled: the connection was disconnected."))
+        SyncRun.cancel_queued(connection, SyncRun.DISCONNECTED)
         connection.delete()
     # Recorded after the delete's commit, as before the service took this over: the
     # transaction that deletes the mirror's rows stays as short as it can.

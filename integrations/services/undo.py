@@ -313,7 +313,7 @@ def undo_start(*, run: SyncRun, requested_by: User | None, hand_to_worker: bool 
 def execute_undo(undo: SyncRun) -> SyncRun:
     """Execute a queued undo run (the worker's task, or `azure_undo` in-process)."""
     if undo.connection_id is None:
-        undo.cancel(gettext_noop("Cancelled: the connection was disconnected."))
+        undo.cancel(SyncRun.DISCONNECTED)
         return undo
     lease = Lease.acquire(undo.connection_id, run_id=undo.pk)
     if lease is None:
@@ -326,7 +326,7 @@ def execute_undo(undo: SyncRun) -> SyncRun:
             return undo
         plan = _apply(undo, lease)
     except LeaseLost as exc:
-        undo.cancel(gettext_noop("Stopped: %(reason)s"), {"reason": str(exc)})
+        undo.stop(str(exc))
     except Exception:
         logger.exception("Undo run %s failed unexpectedly", undo.pk)
         undo.fail(

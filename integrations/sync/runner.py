@@ -108,7 +108,7 @@ def run_sync(
         with Heartbeat(lease):
             memo = _execute(connection, run, lease, client_factory or default_client_factory)
     except LeaseLost as exc:
-        run.cancel(gettext_noop("Stopped: %(reason)s"), {"reason": str(exc)})
+        run.stop(str(exc))
     except MicrosoftError as exc:
         run.fail(kind=exc.kind, message=_safe_message(exc))
         health.record_failure(connection, run, exc)
