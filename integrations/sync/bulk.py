@@ -365,9 +365,10 @@ def _update_contacts_postgres(
 
 
 # -- the audit log -------------------------------------------------------------------------
-def insert_field_changes(*, run_id: int, customer_id: int, rows: Sequence[Row], changed_at: datetime) -> None:
-    """Audit rows, values in AUDIT_COLUMNS order."""
-    if not rows:
+def insert_field_changes(*, run_id: int, customer_id: int, rows: Iterable[Row], changed_at: datetime) -> None:
+    """Audit rows, values in AUDIT_COLUMNS order; `rows` may be a generator (it is read once,
+    while PostgreSQL's COPY streams)."""
+    if isinstance(rows, Sequence) and not rows:
         return
     columns = ("run_id", "customer_id", "changed_at", *AUDIT_COLUMNS)
     with connection.cursor() as cursor:

@@ -7,11 +7,9 @@ the plan without the apply.
 
 from __future__ import annotations
 
-import gc
 import operator
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple, TypedDict
 
@@ -23,6 +21,7 @@ from integrations.directory_fields import EMAIL_FIELD as EMAIL_FIELD
 from integrations.directory_fields import MAX_LENGTHS, ContactCreate, ContactState, MirrorUser
 from integrations.directory_fields import SITE_FIELD as SITE_FIELD
 from integrations.directory_fields import SYNCED_FIELDS as SYNCED_FIELDS
+from integrations.sync.collector import cyclic_collector_paused
 from integrations.values import email_key, value_key
 
 MAILBOX_PURPOSES = frozenset({"shared", "room", "equipment"})
@@ -251,22 +250,8 @@ def build_plan(
     sharing an email one deterministic winner is kept. `policy` holds the
     connection's policies (design.md §6.2).
     """
-    with _cyclic_gc_paused():
+    with cyclic_collector_paused():
         return _build_plan(users, attribute, site_by_value, contacts, site_names, policy)
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """The plan builds some 200,000 small records at 100,000 users and no reference
-    cycle: the cyclic collector would rescan the growing heap again and again
-    (a third of the plan's time) to free nothing. Reference counting still frees."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _build_plan(

@@ -33,6 +33,7 @@ from integrations.reasons import Message, message
 from integrations.sync import loaders, plan_memo
 from integrations.sync.apply import apply_plan
 from integrations.sync.classify import EarlyClassifier, classify_disabled_users
+from integrations.sync.collector import fewer_collections
 from integrations.sync.mirror import mark_unseen_removed, write_page
 from integrations.sync.plan import PlanSettings, SyncPlan, build_plan
 
@@ -105,7 +106,7 @@ def run_sync(
             _end_dead_run(lease.took_over_run)
         # Callers may hold a stale copy (delta link, mapping attribute): read it anew under the lease.
         connection = AzureConnection.objects.get(pk=connection.pk)
-        with Heartbeat(lease):
+        with Heartbeat(lease), fewer_collections():
             memo = _execute(connection, run, lease, client_factory or default_client_factory)
     except LeaseLost as exc:
         run.stop(str(exc))

@@ -32,7 +32,7 @@ from integrations.models import (
     SyncRun,
 )
 from integrations.sync import apply as apply_module
-from integrations.sync import bulk, loaders
+from integrations.sync import bulk, collector, loaders
 from integrations.sync.apply import apply_plan
 from integrations.sync.classify import classify_disabled_users
 from integrations.sync.mirror import write_page
@@ -315,6 +315,34 @@ def test_a_failure_while_auditing_an_update_rolls_its_writes_back(mapped, direct
     assert not Contact.objects.filter(job_title="New").exists()  # no write without its audit row
 
 
+def test_created_contacts_audit_values_are_built_while_their_copy_streams(mapped, directory, monkeypatch):
+    """PostgreSQL stores the audit rows already sent while the worker builds the next ones."""
+    if db_connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL write path (COPY)")
+    events: list[str] = []
+    copy, initial_values = bulk._copy, apply_module._initial_values
+
+    def logged_copy(cursor, table, columns, rows):
+        events.append(f"COPY {table}")
+        return copy(cursor, table, columns, rows)
+
+    def logged_initial_values(create, site_names):
+        events.append("initial values")
+        return initial_values(create, site_names)
+
+    monkeypatch.setattr(bulk, "_copy", logged_copy)
+    monkeypatch.setattr(apply_module, "_initial_values", logged_initial_values)
+    fill(directory, 3)
+
+    run = _sync_with(mapped, directory)
+
+    assert run.created == 3
+    copies = [n for n, event in enumerate(events) if event == f"COPY {bulk.AUDIT}"]
+    assert len(copies) == 1
+    assert events[copies[0] :] == [f"COPY {bulk.AUDIT}", *["initial values"] * 3]
+    assert FieldChange.objects.filter(run=run, field=FieldChange.CREATED).count() == 3
+
+
 def test_the_lease_is_checked_in_every_apply_transaction(mapped, directory):
     fill(directory, 10)
     _sync_with(mapped, directory)
@@ -352,6 +380,82 @@ def test_the_plan_reads_flags_as_booleans_on_every_database(mapped, directory, s
 
     assert user.account_enabled is False and user.has_license is False
     assert contact.is_shared_mailbox is True
+
+
+# -- the garbage collector ---------------------------------------------------------------
+class ThresholdWatchingDirectory(FakeDirectory):
+    """Records the collector's thresholds while the run reads its pages."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.thresholds_seen: list[tuple[int, int, int]] = []
+
+    def iter_user_delta(self, delta_link: str | None = None):
+        self.thresholds_seen.append(gc.get_threshold())
+        yield from super().iter_user_delta(delta_link)
+
+
+def test_a_sync_collects_less_often_while_it_runs_and_restores_the_collector_after(mapped):
+    directory = ThresholdWatchingDirectory()
+    fill(directory, 5)
+    before = gc.get_threshold()
+
+    run = _sync_with(mapped, directory)
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert directory.thresholds_seen == [(collector.SYNC_FIRST_GENERATION_THRESHOLD, *before[1:])]
+    assert gc.get_threshold() == before
+
+
+def test_a_failing_sync_restores_the_collector_too(mapped):
+    directory = ThresholdWatchingDirectory(page_size=2)
+    fill(directory, 5)
+    directory.fail_after_pages = 1
+    before = gc.get_threshold()
+
+    run = _sync_with(mapped, directory)
+
+    assert run.status == SyncRun.Status.FAILED
+    assert directory.thresholds_seen[0][0] == collector.SYNC_FIRST_GENERATION_THRESHOLD
+    assert gc.get_threshold() == before
+
+
+def test_overlapping_runs_restore_the_collector_only_when_the_last_one_ends():
+    before = gc.get_threshold()
+    first_in, first_may_end = threading.Event(), threading.Event()
+    seen: dict[str, tuple[int, int, int]] = {}
+
+    def first() -> None:
+        with collector.fewer_collections():
+            first_in.set()
+            first_may_end.wait(5)
+            seen["first, after the second ended"] = gc.get_threshold()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert first_in.wait(5)
+        with collector.fewer_collections():
+            pass
+        seen["between"] = gc.get_threshold()
+    finally:
+        first_may_end.set()
+        thread.join(5)
+
+    raised = (collector.SYNC_FIRST_GENERATION_THRESHOLD, *before[1:])
+    assert seen == {"between": raised, "first, after the second ended": raised}
+    assert gc.get_threshold() == before
+
+
+def test_a_process_that_already_collects_less_often_keeps_its_own_threshold():
+    before = gc.get_threshold()
+    gc.set_threshold(200_000, *before[1:])
+    try:
+        with collector.fewer_collections():
+            assert gc.get_threshold()[0] == 200_000
+        assert gc.get_threshold()[0] == 200_000
+    finally:
+        gc.set_threshold(*before)
 
 
 # -- the plan and the pipeline -----------------------------------------------------------
