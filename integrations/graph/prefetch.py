@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
+from contextlib import closing
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -37,6 +38,22 @@ def prefetched(pages: Iterable[T], *, depth: int = 1) -> Iterator[T]:
     An exception raised while producing is re-raised here, at the item where
     it happened. If the consumer stops early (an error, a lost lease) the
     producer stops after the item it is working on.
+    """
+    with closing(prefetched_together(pages, depth=depth, most=1)) as batches:
+        for batch in batches:
+            yield from batch
+
+
+def prefetched_together(
+    pages: Iterable[T], *, depth: int = 1, most: int = 1
+) -> Generator[list[T], None, None]:
+    """`prefetched`, handing over every item already waiting (at most `most`) in one list.
+
+    A consumer slower than the producer then gets several items at once and
+    can write them together (fewer transactions); one faster than the
+    producer gets them one by one as they come, never waiting for a group to
+    fill. Items produced before an exception are handed over first, then
+    the exception is raised.
     """
     handoff: queue.Queue[T | _Failure | _Done] = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -69,12 +86,22 @@ def prefetched(pages: Iterable[T], *, depth: int = 1) -> Iterator[T]:
     producer.start()
     try:
         while True:
+            batch: list[T] = []
             item = handoff.get()
+            while not isinstance(item, _Done | _Failure):
+                batch.append(item)
+                if len(batch) >= most:
+                    break
+                try:
+                    item = handoff.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                yield batch
             if isinstance(item, _Done):
                 return
             if isinstance(item, _Failure):
                 raise item.error
-            yield item
     finally:
         # The producer notices within 50 ms, or after the request it is in;
         # it never writes anything, so it is not waited for.

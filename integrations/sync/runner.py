@@ -21,8 +21,8 @@ from django.utils.translation import gettext_noop
 
 from integrations import health
 from integrations.graph.errors import DeltaExpiredError, MicrosoftError, PageTokenExpiredError
-from integrations.graph.models import UserPage
-from integrations.graph.prefetch import prefetched
+from integrations.graph.models import GraphUser, UserPage
+from integrations.graph.prefetch import prefetched_together
 from integrations.lease import Heartbeat, Lease, LeaseLost
 from integrations.models import AzureConnection, SyncRun
 from integrations.plan_summary import summarize_plan
@@ -42,6 +42,9 @@ logger = logging.getLogger(__name__)
 MAX_NOTES = 50  # per-record notes kept on a run; the rest are counted
 # A paging token that expired mid-enumeration restarts the pass, this many times at most.
 MAX_PASS_RESTARTS = 3
+# Pages of a full pass written in one transaction at most, when that many are waiting
+# (999 users each at Microsoft's largest page: docs/performance.md, "Eighth session").
+FULL_PASS_PAGES_TOGETHER = 4
 
 
 class DirectoryClient(Protocol):
@@ -318,27 +321,35 @@ def _read_pages(
     run.progress_total = (loaders.mirror_size(connection) or None) if full_pass else None
     run.save_fields("phase", "fetched", "progress_done", "progress_total", "full_pass")
     final_link = None
-    page: UserPage
-    for page in prefetched(client.iter_user_delta(delta_link)):
-        notes.extend(page.problems)
-        if page.delta_link:
-            final_link = page.delta_link
-        if not page.users:  # a delta round without changes: nothing to write
+    # A full pass writes the pages already read together (one transaction for up to
+    # FULL_PASS_PAGES_TOGETHER of them) when its writes fall behind its reads; a delta
+    # round writes page by page (a user in two of its pages may carry different
+    # properties in each, and each page's write keeps only what it carries).
+    together = FULL_PASS_PAGES_TOGETHER if full_pass else 1
+    pages: list[UserPage]
+    for pages in prefetched_together(client.iter_user_delta(delta_link), depth=together, most=together):
+        users: list[GraphUser] = []
+        for page in pages:
+            notes.extend(page.problems)
+            users.extend(page.users)
+            if page.delta_link:
+                final_link = page.delta_link
+        if not users:  # a delta round without changes: nothing to write
             continue
-        # One transaction per page: its rows, the run's progress and the mailbox purposes
-        # answered meanwhile (a few statements, one commit; the page's lease check covers all).
+        # One transaction per write: its rows, the run's progress and the mailbox purposes
+        # answered meanwhile (a few statements, one commit; the write's lease check covers all).
         counts = run.fetched, run.progress_done
         try:
             with transaction.atomic():
                 result = write_page(
-                    connection, page.users, seen_at=timezone.now(), full_pass=full_pass, guard=lease.renew
+                    connection, users, seen_at=timezone.now(), full_pass=full_pass, guard=lease.renew
                 )
                 run.fetched += result.received
                 run.progress_done += result.received
                 run.save_fields("fetched", "progress_done")
-                early.page_written(page.users, result.new_disabled)
+                early.page_written(users, result.new_disabled)
         except BaseException:
-            run.fetched, run.progress_done = counts  # the page was rolled back: its count too
+            run.fetched, run.progress_done = counts  # the write was rolled back: its count too
             raise
         notes.extend(result.notes)
     if final_link is None:

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from integrations.directory_fields import ContactState, MirrorUser
 from integrations.graph.models import GraphUser
-from integrations.graph.prefetch import prefetched
+from integrations.graph.prefetch import prefetched, prefetched_together
 from integrations.lease import LeaseLost
 from integrations.models import (
     AzureConnection,
@@ -508,6 +508,83 @@ def test_read_ahead_stays_one_page_ahead_and_stops_when_the_reader_stops():
     assert len(produced) <= 4
 
 
+def test_items_already_waiting_are_handed_over_together_up_to_the_limit():
+    batches = prefetched_together(iter(range(10)), depth=3, most=3)
+    time.sleep(0.2)  # the producer fills the hand-over queue meanwhile
+
+    first = next(batches)
+    rest = list(batches)
+
+    assert first == [0, 1, 2]
+    assert [item for batch in [first, *rest] for item in batch] == list(range(10))
+    assert all(1 <= len(batch) <= 3 for batch in rest)
+
+
+def test_a_reader_faster_than_the_producer_gets_each_item_as_it_comes():
+    def slow():
+        for n in range(5):
+            time.sleep(0.03)
+            yield n
+
+    assert list(prefetched_together(slow(), depth=3, most=3)) == [[0], [1], [2], [3], [4]]
+
+
+def test_items_read_before_an_error_are_handed_over_before_it_is_raised():
+    def pages():
+        yield from (1, 2)
+        raise ConnectionError("network down after page 2")
+
+    batches = prefetched_together(pages(), depth=3, most=3)
+    time.sleep(0.2)
+
+    assert next(batches) == [1, 2]
+    with pytest.raises(ConnectionError):
+        next(batches)
+
+
+class SlowFirstWrite:
+    """`write_page` whose first call is slow, so that the pages read meanwhile wait."""
+
+    def __init__(self, monkeypatch) -> None:
+        from integrations.sync import runner
+
+        self.sizes: list[int] = []
+        self._write = runner.write_page
+        monkeypatch.setattr(runner, "write_page", self)
+
+    def __call__(self, connection, users, **kwargs):
+        users = list(users)
+        if not self.sizes:
+            time.sleep(0.3)
+        self.sizes.append(len(users))
+        return self._write(connection, users, **kwargs)
+
+
+def test_a_full_pass_writes_the_pages_waiting_together_and_a_delta_round_page_by_page(mapped, monkeypatch):
+    from integrations.sync import runner
+
+    directory = FakeDirectory(page_size=4)
+    ids = fill(directory, 40)  # 10 pages
+    writes = SlowFirstWrite(monkeypatch)
+
+    first = _sync_with(mapped, directory)
+
+    assert first.status == SyncRun.Status.SUCCEEDED and first.fetched == 40
+    assert sum(writes.sizes) == 40 and len(writes.sizes) < 10
+    assert max(writes.sizes) == 4 * runner.FULL_PASS_PAGES_TOGETHER
+    assert DirectoryUser.objects.filter(connection=mapped).count() == 40
+
+    for n, object_id in enumerate(ids[:12]):
+        directory.update(object_id, jobTitle=f"Changed {n}")
+    writes.sizes.clear()
+
+    second = _sync_with(mapped, directory)
+
+    assert second.status == SyncRun.Status.SUCCEEDED and not second.full_pass
+    assert writes.sizes == [4, 4, 4]
+    assert DirectoryUser.objects.filter(connection=mapped, job_title__startswith="Changed").count() == 12
+
+
 def test_a_test_double_is_read_ahead_in_another_thread_as_the_graph_client_is(mapped, directory, sync):
     for n in range(6):
         add_person(directory, mail=f"p{n}@contoso.com")
@@ -609,6 +686,8 @@ def test_a_page_its_progress_and_the_purposes_answered_meanwhile_are_one_transac
     from integrations.sync import runner
     from integrations.sync.classify import EarlyClassifier
 
+    monkeypatch.setattr(runner, "FULL_PASS_PAGES_TOGETHER", 1)  # each page a write of its own
+
     directory = FakeDirectory(page_size=4)
     for n in range(12):
         add_person(directory, mail=f"off{n}@contoso.com", accountEnabled=n % 2 == 1, purpose="shared")
@@ -651,7 +730,10 @@ def test_a_page_its_progress_and_the_purposes_answered_meanwhile_are_one_transac
 
 def test_a_page_that_fails_after_its_rows_counts_none_of_them(mapped, monkeypatch):
     """The page is rolled back whole: the run's counts do not keep it either."""
+    from integrations.sync import runner
     from integrations.sync.classify import EarlyClassifier
+
+    monkeypatch.setattr(runner, "FULL_PASS_PAGES_TOGETHER", 1)  # each page a write of its own
 
     directory = FakeDirectory(page_size=4)
     fill(directory, 10)
