@@ -285,7 +285,7 @@ class Bench:
         finally:
             self.sim.apply("set_knobs", knobs={"latency_ms": 0})
         requests_made = result["run"]["requests_made"]
-        trips = round_trip_floor(self.args.users, requests_made, latency_ms)
+        trips = round_trip_floor(self.args.users, requests_made, latency_ms, **result["graph_limits"])
         entry = {
             "users": self.args.users,
             "latency_ms": latency_ms,
@@ -399,23 +399,25 @@ class Bench:
         return result
 
 
-def round_trip_floor(users: int, requests_made: int, latency_ms: float) -> dict[str, Any]:
+def round_trip_floor(
+    users: int, requests_made: int, latency_ms: float, *, max_page_size: int, batch_concurrency: int
+) -> dict[str, Any]:
     """What Microsoft's latency alone costs a full pass of `users`, at Microsoft's page sizes.
 
     The pages are sequential (each link comes with the previous page): the delta
     baseline and `/users` at 999 per page. The rest of the run's requests are
     `$batch` mailbox lookups, which the client sends BATCH_CONCURRENCY at a time:
-    counted as concurrent, they cost one round trip per BATCH_CONCURRENCY.
+    counted as concurrent, they cost one round trip per BATCH_CONCURRENCY. The two
+    limits come from the worker that ran the sync (this process has no Django settings,
+    which importing the Graph client needs).
     """
-    from integrations.graph.client import BATCH_CONCURRENCY, MAX_PAGE_SIZE
-
-    pages = 1 + max(1, -(-users // MAX_PAGE_SIZE))
+    pages = 1 + max(1, -(-users // max_page_size))
     batches = max(0, requests_made - pages)
-    trips = pages + -(-batches // BATCH_CONCURRENCY)
+    trips = pages + -(-batches // batch_concurrency)
     return {
         "page_requests": pages,
         "batch_requests": batches,
-        "batch_concurrency": BATCH_CONCURRENCY,
+        "batch_concurrency": batch_concurrency,
         "round_trips": trips,
         "floor_seconds": trips * latency_ms / 1000,
         "sequential_floor_seconds": requests_made * latency_ms / 1000,

@@ -83,7 +83,7 @@ def step_sync(spec: dict[str, Any]) -> dict[str, Any]:
         # cProfile sees one thread: fetch pages in this one, so the profile shows them.
         from integrations.sync import runner
 
-        runner.prefetched = iter
+        runner.prefetched_together = lambda pages, **_: ([page] for page in pages)  # type: ignore[assignment]
     connection = AzureConnection.objects.get(pk=spec["connection_id"])
     profiler = cProfile.Profile() if spec.get("profile") else None
     wal_before = database_activity()
@@ -100,8 +100,12 @@ def step_sync(spec: dict[str, Any]) -> dict[str, Any]:
     wal_after = database_activity()
     if run.status != SyncRun.Status.SUCCEEDED:
         raise RuntimeError(f"the sync did not succeed: {run.status} {run.error}")
+    from integrations.graph.client import BATCH_CONCURRENCY, MAX_PAGE_SIZE
+
     result = {
         "seconds": seconds,
+        # What the parent's round-trip floor counts with (it has no Django settings to import them).
+        "graph_limits": {"max_page_size": MAX_PAGE_SIZE, "batch_concurrency": BATCH_CONCURRENCY},
         "phases": dict(phases),
         "run": _counts(run),
         "database": {k: wal_after[k] - wal_before[k] for k in wal_after} if wal_after else {},
