@@ -50,12 +50,15 @@ def cyclic_collector_paused() -> Iterator[None]:
 
 @contextmanager
 def fewer_collections(first_generation: int = SYNC_FIRST_GENERATION_THRESHOLD) -> Iterator[None]:
-    """Raise the collector's first-generation threshold for the block (never lower it)."""
+    """Raise the collector's first-generation threshold for the block (never lower it, never
+    turn automatic collection back on). Thresholds another caller sets while a sync runs
+    are replaced by those saved when the first run began, once the last one ends."""
     global _active, _saved
     with _lock:
         if _active == 0:
             _saved = gc.get_threshold()
-            gc.set_threshold(max(first_generation, _saved[0]), _saved[1], _saved[2])
+            if _saved[0] != 0:  # 0: automatic collection is off, and stays off
+                gc.set_threshold(max(first_generation, _saved[0]), _saved[1], _saved[2])
         _active += 1
     try:
         yield

@@ -326,11 +326,15 @@ def _read_pages(
     # round writes page by page (a user in two of its pages may carry different
     # properties in each, and each page's write keeps only what it carries).
     together = FULL_PASS_PAGES_TOGETHER if full_pass else 1
+    # The records Graph sent that could not be used, noted after the pass's own notes
+    # (values cleaned while writing): the same notes in the same order however the pages
+    # were grouped, which decides the first MAX_NOTES kept.
+    dropped: list[Message] = []
     pages: list[UserPage]
     for pages in prefetched_together(client.iter_user_delta(delta_link), depth=together, most=together):
         users: list[GraphUser] = []
         for page in pages:
-            notes.extend(page.problems)
+            dropped.extend(page.problems)
             users.extend(page.users)
             if page.delta_link:
                 final_link = page.delta_link
@@ -352,6 +356,7 @@ def _read_pages(
             run.fetched, run.progress_done = counts  # the write was rolled back: its count too
             raise
         notes.extend(result.notes)
+    notes.extend(dropped)
     if final_link is None:
         # A delta enumeration always ends with a delta link; without one the
         # listing is incomplete and must not be treated as the whole directory.

@@ -447,6 +447,17 @@ def test_overlapping_runs_restore_the_collector_only_when_the_last_one_ends():
     assert gc.get_threshold() == before
 
 
+def test_a_process_that_turned_automatic_collection_off_keeps_it_off():
+    before = gc.get_threshold()
+    gc.set_threshold(0, *before[1:])
+    try:
+        with collector.fewer_collections():
+            assert gc.get_threshold()[0] == 0
+        assert gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*before)
+
+
 def test_a_process_that_already_collects_less_often_keeps_its_own_threshold():
     before = gc.get_threshold()
     gc.set_threshold(200_000, *before[1:])
@@ -510,14 +521,15 @@ def test_read_ahead_stays_one_page_ahead_and_stops_when_the_reader_stops():
 
 def test_items_already_waiting_are_handed_over_together_up_to_the_limit():
     batches = prefetched_together(iter(range(10)), depth=3, most=3)
-    time.sleep(0.2)  # the producer fills the hand-over queue meanwhile
+    first = next(batches)  # starts the producer
+    time.sleep(0.2)  # which fills the hand-over queue meanwhile
 
-    first = next(batches)
+    second = next(batches)
     rest = list(batches)
 
-    assert first == [0, 1, 2]
-    assert [item for batch in [first, *rest] for item in batch] == list(range(10))
-    assert all(1 <= len(batch) <= 3 for batch in rest)
+    assert len(second) == 3
+    assert [item for batch in [first, second, *rest] for item in batch] == list(range(10))
+    assert all(1 <= len(batch) <= 3 for batch in [first, *rest])
 
 
 def test_a_reader_faster_than_the_producer_gets_each_item_as_it_comes():
@@ -535,11 +547,12 @@ def test_items_read_before_an_error_are_handed_over_before_it_is_raised():
         raise ConnectionError("network down after page 2")
 
     batches = prefetched_together(pages(), depth=3, most=3)
-    time.sleep(0.2)
+    received = list(next(batches))  # starts the producer
+    time.sleep(0.2)  # which reaches the error meanwhile
 
-    assert next(batches) == [1, 2]
     with pytest.raises(ConnectionError):
-        next(batches)
+        received.extend(item for batch in batches for item in batch)
+    assert received == [1, 2]
 
 
 class SlowFirstWrite:
