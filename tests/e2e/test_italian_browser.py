@@ -156,7 +156,7 @@ def test_an_italian_browser_reads_an_undos_conflicts_in_italian(connected_contos
 
     report = page.locator("#undo-report")
     assert (
-        "giulia.rossi@contoso.com — job_title: nel frattempo cambiato in “Edited by hand”"
+        "giulia.rossi@contoso.com — Qualifica: nel frattempo cambiato in “Edited by hand”"
         in report.inner_text()
     )
     assert "Conflitti lasciati invariati: 1" in report.inner_text()  # reads right for any count

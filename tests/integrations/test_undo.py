@@ -255,5 +255,11 @@ def test_an_executed_undos_conflicts_and_kept_contacts_read_in_the_readers_langu
 
     text = page.content.decode()
     assert "nel frattempo cambiato in “Edited by hand”" in text
+    assert "— Qualifica: nel frattempo" in text  # the field's label, not its column name
     assert "modificato dopo la creazione" in text
     assert "changed since" not in text
+    # Its progress counts the undone run's recorded changes, not directory users.
+    assert "modifiche registrate elaborate" in text
+    assert "utenti elaborati" not in text
+    # It reads the audit log, never Microsoft: the page does not say it did.
+    assert "Letti da Microsoft Entra ID" not in text and "Richieste a Microsoft" not in text
