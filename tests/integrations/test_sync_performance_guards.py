@@ -447,24 +447,16 @@ def test_overlapping_runs_restore_the_collector_only_when_the_last_one_ends():
     assert gc.get_threshold() == before
 
 
-def test_a_process_that_turned_automatic_collection_off_keeps_it_off():
+@pytest.mark.parametrize(
+    "own_threshold", [0, 200_000], ids=["automatic collection turned off", "collecting less often already"]
+)
+def test_a_process_with_its_own_first_generation_threshold_keeps_it_during_a_sync(own_threshold):
     before = gc.get_threshold()
-    gc.set_threshold(0, *before[1:])
+    gc.set_threshold(own_threshold, *before[1:])
     try:
         with collector.fewer_collections():
-            assert gc.get_threshold()[0] == 0
-        assert gc.get_threshold()[0] == 0
-    finally:
-        gc.set_threshold(*before)
-
-
-def test_a_process_that_already_collects_less_often_keeps_its_own_threshold():
-    before = gc.get_threshold()
-    gc.set_threshold(200_000, *before[1:])
-    try:
-        with collector.fewer_collections():
-            assert gc.get_threshold()[0] == 200_000
-        assert gc.get_threshold()[0] == 200_000
+            assert gc.get_threshold()[0] == own_threshold
+        assert gc.get_threshold()[0] == own_threshold
     finally:
         gc.set_threshold(*before)
 
